@@ -1,0 +1,153 @@
+use std::fs;
+use std::io::{self, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use openssl::x509::X509;
+use serde_json::json;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use super::EXIT_USAGE;
+use crate::config::Config;
+use crate::verify::{verify, Verification, VerifyOptions};
+
+#[derive(Debug, Args)]
+pub(super) struct VerifyArgs {
+    /// PEM file of certificates to trust (repeatable); replaces the configured trust anchors.
+    #[arg(long, value_name = "PEM")]
+    trust: Vec<PathBuf>,
+    /// Check validity at this RFC 3339 time instead of now, such as 2021-06-16T09:50:03Z.
+    #[arg(long, value_name = "RFC3339")]
+    at: Option<String>,
+    /// Print one JSON object a credential: {"valid", "format", "claims", "errors", ...}.
+    #[arg(long)]
+    json: bool,
+    /// File with one credential a line, or - for standard input.
+    #[arg(value_name = "PATH|-", default_value = "-")]
+    input: String,
+}
+
+pub(super) fn run(args: VerifyArgs, config: &Config) -> ExitCode {
+    match verify_all(&args, config) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+/// Verifies every non-empty line of the input and returns whether all were valid.
+fn verify_all(args: &VerifyArgs, config: &Config) -> Result<bool, String> {
+    let at = match &args.at {
+        Some(text) => OffsetDateTime::parse(text, &Rfc3339)
+            .map_err(|error| format!("--at {text:?} is not an RFC 3339 date-time ({error}); use a form such as 2021-06-16T09:50:03Z"))?,
+        None => OffsetDateTime::now_utc(),
+    };
+    let anchor_paths = if args.trust.is_empty() {
+        &config.trust_anchors
+    } else {
+        &args.trust
+    };
+    let anchors = load_anchors(anchor_paths)?;
+    let options = VerifyOptions { anchors, at };
+
+    let mut text = String::new();
+    if args.input == "-" {
+        io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|error| format!("cannot read standard input: {error}"))?;
+    } else {
+        text = fs::read_to_string(&args.input)
+            .map_err(|error| format!("cannot read {}: {error}", args.input))?;
+    }
+
+    let mut all_valid = true;
+    let mut count = 0;
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    for line in text.lines().filter(|line| !line.trim().is_empty()) {
+        count += 1;
+        let verification = verify(line, &options);
+        all_valid &= verification.valid;
+        let written = if args.json {
+            writeln!(out, "{}", json_report(&verification))
+        } else {
+            write_text_report(&mut out, &verification)
+        };
+        written.map_err(|error| format!("cannot write the result: {error}"))?;
+    }
+    if count == 0 {
+        return Err(format!(
+            "{} holds no credential",
+            if args.input == "-" {
+                "standard input"
+            } else {
+                &args.input
+            }
+        ));
+    }
+    Ok(all_valid)
+}
+
+fn load_anchors(paths: &[PathBuf]) -> Result<Vec<X509>, String> {
+    let mut anchors = Vec::new();
+    for path in paths {
+        let pem = fs::read(path)
+            .map_err(|error| format!("cannot read trust anchor {}: {error}", path.display()))?;
+        let certificates = X509::stack_from_pem(&pem).map_err(|error| {
+            format!("{} is not a PEM certificate file: {error}", path.display())
+        })?;
+        if certificates.is_empty() {
+            return Err(format!("{} holds no PEM certificate", path.display()));
+        }
+        anchors.extend(certificates);
+    }
+    Ok(anchors)
+}
+
+fn json_report(verification: &Verification) -> serde_json::Value {
+    json!({
+        "valid": verification.valid,
+        "format": verification.format,
+        "claims": verification.claims,
+        "metadata": verification.metadata,
+        "errors": verification.errors,
+    })
+}
+
+fn write_text_report(out: &mut impl Write, verification: &Verification) -> io::Result<()> {
+    let format = verification
+        .format
+        .map_or("unknown format", |format| format.as_str());
+    if verification.valid {
+        let issuer = verification
+            .metadata
+            .get("issuer")
+            .and_then(|v| v.as_str())
+            .unwrap_or("?");
+        let until = verification
+            .metadata
+            .get("valid_until")
+            .and_then(|v| v.as_str())
+            .unwrap_or("?");
+        writeln!(
+            out,
+            "valid {format} credential from {issuer}, valid until {until}"
+        )?;
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&verification.claims).unwrap_or_default()
+        )?;
+    } else {
+        writeln!(out, "invalid {format} credential")?;
+        for error in &verification.errors {
+            writeln!(out, "  {}: {error}", error.code())?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,317 @@
+//! Configuration: a TOML file, then `INTYG_*` environment variables, then command-line flags, each
+//! overriding the one before. Without any, development defaults apply (keys from `keys-example/`).
+
+use std::fs;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Failure to build a usable configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the configuration file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the configuration file {path} is not valid: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{name} is {value:?}: {reason}")]
+    Invalid {
+        name: &'static str,
+        value: String,
+        reason: &'static str,
+    },
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The configuration file; every member is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    public_url: Option<String>,
+    database: Option<String>,
+    data_dir: Option<PathBuf>,
+    schemas_dir: Option<PathBuf>,
+    log_format: Option<LogFormat>,
+    signing_key: Option<PathBuf>,
+    signing_chain: Option<PathBuf>,
+    trust_anchors: Option<Vec<PathBuf>>,
+}
+
+/// The resolved configuration of one `intyg` process.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    /// The credential issuer identifier: scheme, host and optional path, never a trailing slash.
+    pub public_url: String,
+    /// `sqlite://PATH` or `postgres://...`; by default a SQLite file in `data_dir`.
+    pub database: String,
+    pub data_dir: PathBuf,
+    pub schemas_dir: PathBuf,
+    pub log_format: LogFormat,
+    /// PEM private key of the ES256 signing key.
+    pub signing_key: PathBuf,
+    /// PEM chain: the signing certificate first, then its issuers.
+    pub signing_chain: PathBuf,
+    /// PEM files of certificates that `intyg verify` and the verify API trust.
+    pub trust_anchors: Vec<PathBuf>,
+    /// True when the signing key is the development key from `keys-example/`.
+    pub development_keys: bool,
+}
+
+/// Values given on the command line, which override the file and the environment.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub listen: Option<String>,
+    pub public_url: Option<String>,
+    pub database: Option<String>,
+}
+
+const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+impl Config {
+    /// Loads the file at `path` (if any), applies `INTYG_*` variables and `overrides`, and fills
+    /// in the development defaults.
+    pub fn load(path: Option<&Path>, overrides: &Overrides) -> Result<Self, ConfigError> {
+        let file = match path {
+            Some(path) => {
+                let text = fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|error| ConfigError::Parse {
+                    path: path.to_path_buf(),
+                    message: error.to_string(),
+                })?
+            }
+            None => FileConfig::default(),
+        };
+        Self::resolve(file, |name| std::env::var(name).ok(), overrides)
+    }
+
+    fn resolve(
+        file: FileConfig,
+        env: impl Fn(&str) -> Option<String>,
+        overrides: &Overrides,
+    ) -> Result<Self, ConfigError> {
+        let pick = |flag: &Option<String>, variable: &str, from_file: Option<String>| {
+            flag.clone().or_else(|| env(variable)).or(from_file)
+        };
+        let listen_text = pick(&overrides.listen, "INTYG_LISTEN", file.listen)
+            .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+        let listen: SocketAddr = listen_text.parse().map_err(|_| ConfigError::Invalid {
+            name: "listen",
+            value: listen_text.clone(),
+            reason: "expected an address and port such as 127.0.0.1:8080",
+        })?;
+        let public_url = pick(&overrides.public_url, "INTYG_PUBLIC_URL", file.public_url)
+            .unwrap_or_else(|| format!("http://{listen}"));
+        let public_url = normalize_public_url(&public_url)?;
+
+        let data_dir = env("INTYG_DATA_DIR")
+            .map(PathBuf::from)
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("data"));
+        let database = pick(&overrides.database, "INTYG_DATABASE", file.database)
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("intyg.db").display()));
+        let schemas_dir = env("INTYG_SCHEMAS_DIR")
+            .map(PathBuf::from)
+            .or(file.schemas_dir)
+            .unwrap_or_else(|| bundled_path("schemas"));
+        let log_format = match env("INTYG_LOG_FORMAT").as_deref() {
+            Some("json") => LogFormat::Json,
+            Some("text") => LogFormat::Text,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "INTYG_LOG_FORMAT",
+                    value: other.to_owned(),
+                    reason: "expected text or json",
+                })
+            }
+            None => file.log_format.unwrap_or(LogFormat::Text),
+        };
+
+        let signing_key = env("INTYG_SIGNING_KEY")
+            .map(PathBuf::from)
+            .or(file.signing_key);
+        let signing_chain = env("INTYG_SIGNING_CHAIN")
+            .map(PathBuf::from)
+            .or(file.signing_chain);
+        let trust_anchors = env("INTYG_TRUST_ANCHORS")
+            .map(|list| {
+                list.split(',')
+                    .filter(|p| !p.is_empty())
+                    .map(PathBuf::from)
+                    .collect()
+            })
+            .or(file.trust_anchors);
+        let development_keys = signing_key.is_none() && signing_chain.is_none();
+        let (signing_key, signing_chain) = match (signing_key, signing_chain) {
+            (Some(key), Some(chain)) => (key, chain),
+            (None, None) => {
+                let keys = bundled_path("keys-example");
+                (keys.join("issuer-signing.key.pem"), keys.join("issuer-signing.chain.pem"))
+            }
+            (Some(key), None) => {
+                return Err(ConfigError::Invalid {
+                    name: "signing_chain",
+                    value: String::new(),
+                    reason: "signing_key is set, so signing_chain (INTYG_SIGNING_CHAIN) must name its certificate chain too",
+                }
+                .with_value(key))
+            }
+            (None, Some(chain)) => {
+                return Err(ConfigError::Invalid {
+                    name: "signing_key",
+                    value: String::new(),
+                    reason: "signing_chain is set, so signing_key (INTYG_SIGNING_KEY) must name its private key too",
+                }
+                .with_value(chain))
+            }
+        };
+        let trust_anchors = trust_anchors.unwrap_or_else(|| {
+            if development_keys {
+                vec![bundled_path("keys-example").join("issuer-ca.crt.pem")]
+            } else {
+                Vec::new()
+            }
+        });
+
+        Ok(Self {
+            listen,
+            public_url,
+            database,
+            data_dir,
+            schemas_dir,
+            log_format,
+            signing_key,
+            signing_chain,
+            trust_anchors,
+            development_keys,
+        })
+    }
+}
+
+impl ConfigError {
+    fn with_value(self, value: PathBuf) -> Self {
+        match self {
+            ConfigError::Invalid { name, reason, .. } => ConfigError::Invalid {
+                name,
+                value: value.display().to_string(),
+                reason,
+            },
+            other => other,
+        }
+    }
+}
+
+/// Checks that `url` is an absolute http(s) URL without query or fragment and removes any
+/// trailing slash, so the issuer identifier is the same byte for byte everywhere it appears.
+pub fn normalize_public_url(url: &str) -> Result<String, ConfigError> {
+    let invalid = |reason| ConfigError::Invalid {
+        name: "public_url",
+        value: url.to_owned(),
+        reason,
+    };
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| {
+            invalid("expected an http:// or https:// URL such as https://intyg.example.se")
+        })?;
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err(invalid("the URL has no host"));
+    }
+    if url.contains(['?', '#']) || url.contains(char::is_whitespace) {
+        return Err(invalid(
+            "the URL may not contain a query, a fragment or white space",
+        ));
+    }
+    Ok(url.trim_end_matches('/').to_owned())
+}
+
+/// Returns `name` in the working directory if it exists there, else the copy in the source tree
+/// this binary was built from, so `intyg` runs from any directory of a checkout.
+fn bundled_path(name: &str) -> PathBuf {
+    let local = PathBuf::from(name);
+    if local.exists() {
+        return local;
+    }
+    let bundled = Path::new(env!("CARGO_MANIFEST_DIR")).join(name);
+    if bundled.exists() {
+        bundled
+    } else {
+        local
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_url_trailing_slash_removed() {
+        assert_eq!(
+            normalize_public_url("https://intyg.example.se/").unwrap(),
+            "https://intyg.example.se"
+        );
+        assert_eq!(
+            normalize_public_url("https://intyg.example.se/tenant/").unwrap(),
+            "https://intyg.example.se/tenant"
+        );
+    }
+
+    #[test]
+    fn public_url_rejects_non_http() {
+        for bad in [
+            "ftp://x",
+            "intyg.example.se",
+            "https://",
+            "https://x/?a=1",
+            "https://x/#f",
+        ] {
+            assert!(normalize_public_url(bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn environment_overrides_file() {
+        let file = FileConfig {
+            listen: Some("127.0.0.1:9000".into()),
+            ..FileConfig::default()
+        };
+        let env = |name: &str| (name == "INTYG_LISTEN").then(|| "127.0.0.1:9001".to_owned());
+        let config = Config::resolve(file, env, &Overrides::default()).unwrap();
+        assert_eq!(config.listen.port(), 9001);
+        assert_eq!(config.public_url, "http://127.0.0.1:9001");
+        assert!(config.development_keys);
+    }
+
+    #[test]
+    fn flag_overrides_environment() {
+        let env = |name: &str| (name == "INTYG_LISTEN").then(|| "127.0.0.1:9001".to_owned());
+        let overrides = Overrides {
+            listen: Some("127.0.0.1:9002".into()),
+            ..Overrides::default()
+        };
+        let config = Config::resolve(FileConfig::default(), env, &overrides).unwrap();
+        assert_eq!(config.listen.port(), 9002);
+    }
+
+    #[test]
+    fn signing_key_without_chain_rejected() {
+        let env = |name: &str| (name == "INTYG_SIGNING_KEY").then(|| "key.pem".to_owned());
+        let error = Config::resolve(FileConfig::default(), env, &Overrides::default()).unwrap_err();
+        assert!(error.to_string().contains("signing_chain"), "{error}");
+    }
+}

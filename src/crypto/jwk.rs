@@ -1,0 +1,125 @@
+use openssl::bn::{BigNum, BigNumContext};
+use openssl::ec::{EcGroup, EcKey};
+use openssl::nid::Nid;
+use openssl::pkey::{PKey, Public};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use super::{b64url, b64url_decode};
+
+/// A JWK that cannot be used as a P-256 public key.
+#[derive(Debug, thiserror::Error)]
+pub enum JwkError {
+    #[error("the JWK is not a JSON object")]
+    NotAnObject,
+    #[error("the JWK member {0:?} is missing or not a string")]
+    MissingMember(&'static str),
+    #[error("the JWK has kty {kty:?} and crv {crv:?}; only EC keys on P-256 are supported")]
+    UnsupportedKey { kty: String, crv: String },
+    #[error("the JWK contains the private key member \"d\"; send only the public key")]
+    PrivateKey,
+    #[error("the JWK coordinates are not a point on P-256: {0}")]
+    InvalidPoint(String),
+}
+
+/// Returns the public JWK (RFC 7517) of a P-256 key, with `kty`, `crv`, `x` and `y` only.
+pub fn ec_public_jwk(key: &PKey<Public>) -> Result<Map<String, Value>, JwkError> {
+    let ec = key
+        .ec_key()
+        .map_err(|error| JwkError::InvalidPoint(error.to_string()))?;
+    let invalid = |error: openssl::error::ErrorStack| JwkError::InvalidPoint(error.to_string());
+    let mut context = BigNumContext::new().map_err(invalid)?;
+    let mut x = BigNum::new().map_err(invalid)?;
+    let mut y = BigNum::new().map_err(invalid)?;
+    ec.public_key()
+        .affine_coordinates(ec.group(), &mut x, &mut y, &mut context)
+        .map_err(invalid)?;
+    let x = x.to_vec_padded(32).map_err(invalid)?;
+    let y = y.to_vec_padded(32).map_err(invalid)?;
+    let mut jwk = Map::new();
+    jwk.insert("kty".into(), Value::from("EC"));
+    jwk.insert("crv".into(), Value::from("P-256"));
+    jwk.insert("x".into(), Value::from(b64url(x)));
+    jwk.insert("y".into(), Value::from(b64url(y)));
+    Ok(jwk)
+}
+
+/// Computes the RFC 7638 JWK thumbprint (SHA-256, base64url) of an EC public JWK.
+pub fn jwk_thumbprint(jwk: &Map<String, Value>) -> Result<String, JwkError> {
+    let member = |name: &'static str| {
+        jwk.get(name)
+            .and_then(Value::as_str)
+            .ok_or(JwkError::MissingMember(name))
+    };
+    // The required members in lexicographic order, with no white space (RFC 7638, section 3.2).
+    let canonical = format!(
+        r#"{{"crv":"{}","kty":"{}","x":"{}","y":"{}"}}"#,
+        member("crv")?,
+        member("kty")?,
+        member("x")?,
+        member("y")?
+    );
+    Ok(b64url(Sha256::digest(canonical.as_bytes())))
+}
+
+/// Checks that `value` is a public P-256 JWK and returns it with only its public members.
+pub fn parse_holder_jwk(value: &Value) -> Result<Map<String, Value>, JwkError> {
+    let jwk = value.as_object().ok_or(JwkError::NotAnObject)?;
+    if jwk.contains_key("d") {
+        return Err(JwkError::PrivateKey);
+    }
+    public_key_from_jwk(jwk)?;
+    let mut public = Map::new();
+    for name in ["kty", "crv", "x", "y"] {
+        if let Some(member) = jwk.get(name) {
+            public.insert(name.to_owned(), member.clone());
+        }
+    }
+    Ok(public)
+}
+
+/// Builds an OpenSSL public key from a P-256 JWK, checking that the point is on the curve.
+pub fn public_key_from_jwk(jwk: &Map<String, Value>) -> Result<PKey<Public>, JwkError> {
+    let member = |name: &'static str| {
+        jwk.get(name)
+            .and_then(Value::as_str)
+            .ok_or(JwkError::MissingMember(name))
+    };
+    let kty = member("kty")?;
+    let crv = member("crv").unwrap_or("");
+    if kty != "EC" || crv != "P-256" {
+        return Err(JwkError::UnsupportedKey {
+            kty: kty.to_owned(),
+            crv: crv.to_owned(),
+        });
+    }
+    let coordinate = |name: &'static str| -> Result<Vec<u8>, JwkError> {
+        let bytes = b64url_decode(member(name)?)
+            .map_err(|error| JwkError::InvalidPoint(format!("{name}: {error}")))?;
+        if bytes.len() != 32 {
+            return Err(JwkError::InvalidPoint(format!(
+                "{name} has {} bytes, P-256 needs 32",
+                bytes.len()
+            )));
+        }
+        Ok(bytes)
+    };
+    let x = coordinate("x")?;
+    let y = coordinate("y")?;
+
+    // p256 rejects points that are not on the curve, which OpenSSL's affine constructor also
+    // checks; both see the same SEC1 encoding.
+    let mut sec1 = Vec::with_capacity(65);
+    sec1.push(0x04);
+    sec1.extend_from_slice(&x);
+    sec1.extend_from_slice(&y);
+    p256::PublicKey::from_sec1_bytes(&sec1)
+        .map_err(|error| JwkError::InvalidPoint(error.to_string()))?;
+
+    let invalid = |error: openssl::error::ErrorStack| JwkError::InvalidPoint(error.to_string());
+    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).map_err(invalid)?;
+    let x = BigNum::from_slice(&x).map_err(invalid)?;
+    let y = BigNum::from_slice(&y).map_err(invalid)?;
+    let ec = EcKey::from_public_key_affine_coordinates(&group, &x, &y).map_err(invalid)?;
+    PKey::from_ec_key(ec).map_err(invalid)
+}

@@ -1,0 +1,107 @@
+//! Output formats. Each is a pure function: certificate data and a signing key in, bytes out.
+
+pub mod jws;
+pub mod sd_jwt_vc;
+pub mod vc_jwt;
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+
+use crate::certificate::CertificateType;
+use crate::crypto::{SignError, Signer};
+
+/// A credential format that intyg issues, named by its OpenID4VCI 1.0 format identifier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum Format {
+    /// IETF SD-JWT VC (`dc+sd-jwt`).
+    #[serde(rename = "dc+sd-jwt")]
+    SdJwtVc,
+    /// W3C VC Data Model 2.0 secured with JOSE (`vc+jwt`, VC-JOSE-COSE).
+    #[serde(rename = "vc+jwt")]
+    VcJwt,
+    /// W3C VC Data Model 1.1 in a JWT `vc` claim (`jwt_vc_json`).
+    #[serde(rename = "jwt_vc_json")]
+    JwtVcJson,
+}
+
+impl Format {
+    pub const ALL: [Format; 3] = [Format::SdJwtVc, Format::VcJwt, Format::JwtVcJson];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::SdJwtVc => "dc+sd-jwt",
+            Format::VcJwt => "vc+jwt",
+            Format::JwtVcJson => "jwt_vc_json",
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Format {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Format::ALL
+            .into_iter()
+            .find(|format| format.as_str() == text)
+            .ok_or_else(|| format!("unknown format {text:?}; use dc+sd-jwt, vc+jwt or jwt_vc_json"))
+    }
+}
+
+/// Everything a format needs to issue one credential.
+#[derive(Debug, Clone)]
+pub struct Issuance<'a> {
+    pub certificate_type: &'a CertificateType,
+    /// The certificate's claims, already validated against the type's schema.
+    pub claims: &'a Map<String, Value>,
+    /// The credential issuer identifier: the public URL, with no trailing slash.
+    pub issuer: &'a str,
+    /// The certificate id, used as the credential's `id`/`jti` (`urn:uuid:...`).
+    pub certificate_id: &'a str,
+    pub issued_at: OffsetDateTime,
+    pub valid_from: OffsetDateTime,
+    pub valid_until: OffsetDateTime,
+    /// The holder's public JWK; when present the credential is bound to it with `cnf.jwk`.
+    pub holder_jwk: Option<&'a Map<String, Value>>,
+}
+
+/// Failure to issue a credential.
+#[derive(Debug, thiserror::Error)]
+pub enum FormatError {
+    #[error(transparent)]
+    Sign(#[from] SignError),
+    #[error("the claim {0:?} is reserved by the credential format; rename it in the certificate type's schema")]
+    ReservedClaim(String),
+    #[error("cannot encode the credential: {0}")]
+    Encode(String),
+}
+
+/// Issues one credential in `format`.
+pub fn issue(
+    format: Format,
+    issuance: &Issuance<'_>,
+    signer: &dyn Signer,
+) -> Result<String, FormatError> {
+    match format {
+        Format::SdJwtVc => sd_jwt_vc::issue(issuance, signer),
+        Format::VcJwt => vc_jwt::issue_vc_jwt(issuance, signer),
+        Format::JwtVcJson => vc_jwt::issue_jwt_vc_json(issuance, signer),
+    }
+}
+
+/// Formats `time` as an RFC 3339 date-time in UTC with seconds, such as `2026-12-04T10:00:00Z`.
+pub fn rfc3339(time: OffsetDateTime) -> String {
+    let time = time.to_offset(time::UtcOffset::UTC);
+    let format =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+    // The description above has only numeric components, which format for any year 0..=9999.
+    time.format(&format).unwrap_or_else(|_| time.to_string())
+}

@@ -1,0 +1,5 @@
+//! The `intyg` command: serve, issue, verify and keys.
+
+fn main() -> std::process::ExitCode {
+    intyg::cli::main()
+}

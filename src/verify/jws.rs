@@ -1,0 +1,154 @@
+use josekit::jws::{JwsVerifier, ES256};
+use openssl::x509::X509;
+use serde_json::{Map, Value};
+
+use super::{VerifyError, VerifyOptions};
+use crate::crypto::{b64_std_decode, b64url_decode, ec_public_jwk, jwk_thumbprint, verify_chain};
+
+/// A compact JWS split into its parts, not yet verified.
+#[derive(Debug, Clone)]
+pub struct DecodedJws<'a> {
+    pub header: Map<String, Value>,
+    pub payload: Map<String, Value>,
+    /// `header.payload` exactly as received: the bytes the signature covers.
+    pub signing_input: &'a str,
+    pub signature: Vec<u8>,
+}
+
+impl<'a> DecodedJws<'a> {
+    /// Splits and decodes a compact JWS whose payload is a JSON object.
+    pub fn decode(token: &'a str) -> Result<Self, VerifyError> {
+        let malformed = |detail: &str| VerifyError::Malformed(detail.to_owned());
+        let mut parts = token.splitn(3, '.');
+        let (Some(header), Some(payload), Some(signature)) =
+            (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(malformed("a compact JWS has three parts separated by '.'"));
+        };
+        let signing_input = &token[..header.len() + 1 + payload.len()];
+        let header = decode_json_object(header)
+            .map_err(|detail| malformed(&format!("JWS header: {detail}")))?;
+        let payload = decode_json_object(payload)
+            .map_err(|detail| malformed(&format!("JWS payload: {detail}")))?;
+        let signature = b64url_decode(signature)
+            .map_err(|error| malformed(&format!("JWS signature: {error}")))?;
+        Ok(Self {
+            header,
+            payload,
+            signing_input,
+            signature,
+        })
+    }
+
+    pub fn typ(&self) -> &str {
+        self.header.get("typ").and_then(Value::as_str).unwrap_or("")
+    }
+
+    /// Checks the `typ` header, pushing an error when it differs from `expected`.
+    pub fn check_typ(&self, expected: &'static str, errors: &mut Vec<VerifyError>) {
+        if self.typ() != expected {
+            errors.push(VerifyError::WrongTyp {
+                expected,
+                found: self.typ().to_owned(),
+            });
+        }
+    }
+
+    /// Verifies the signature with the key of the `x5c` signing certificate, and that certificate's
+    /// chain against the trust anchors. Without `x5c`, an anchor whose JWK thumbprint is `kid` signs.
+    pub fn check_signature(&self, options: &VerifyOptions, errors: &mut Vec<VerifyError>) {
+        let algorithm = self.header.get("alg").and_then(Value::as_str).unwrap_or("");
+        if algorithm != "ES256" {
+            errors.push(VerifyError::UnsupportedAlgorithm(algorithm.to_owned()));
+            return;
+        }
+        let signer = match self.header.get("x5c") {
+            Some(x5c) => match parse_x5c(x5c) {
+                Ok(chain) => {
+                    if let Err(error) = verify_chain(&chain, &options.anchors, options.at) {
+                        errors.push(VerifyError::UntrustedChain(error));
+                    }
+                    chain.into_iter().next()
+                }
+                Err(error) => {
+                    errors.push(error);
+                    return;
+                }
+            },
+            None => {
+                let kid = self.header.get("kid").and_then(Value::as_str).unwrap_or("");
+                let found = options.anchors.iter().find(|anchor| {
+                    anchor
+                        .public_key()
+                        .ok()
+                        .and_then(|key| ec_public_jwk(&key).ok())
+                        .and_then(|jwk| jwk_thumbprint(&jwk).ok())
+                        .is_some_and(|thumbprint| thumbprint == kid)
+                });
+                if found.is_none() {
+                    errors.push(VerifyError::NoKey(kid.to_owned()));
+                }
+                found.cloned()
+            }
+        };
+        let Some(signer) = signer else { return };
+        if !signature_matches(&signer, self.signing_input.as_bytes(), &self.signature) {
+            errors.push(VerifyError::SignatureInvalid);
+        }
+    }
+}
+
+/// Verifies an ES256 JWS signature with the public key of `certificate`.
+fn signature_matches(certificate: &X509, message: &[u8], signature: &[u8]) -> bool {
+    let Ok(public_key) = certificate.public_key() else {
+        return false;
+    };
+    let Ok(der) = public_key.public_key_to_der() else {
+        return false;
+    };
+    let Ok(verifier) = ES256.verifier_from_der(der) else {
+        return false;
+    };
+    verifier.verify(message, signature).is_ok()
+}
+
+/// Verifies an ES256 JWS signature with a JWK, as key binding JWTs and proofs need.
+pub fn signature_matches_jwk(jwk: &Map<String, Value>, message: &[u8], signature: &[u8]) -> bool {
+    let Ok(public_key) = crate::crypto::public_key_from_jwk(jwk) else {
+        return false;
+    };
+    let Ok(der) = public_key.public_key_to_der() else {
+        return false;
+    };
+    let Ok(verifier) = ES256.verifier_from_der(der) else {
+        return false;
+    };
+    verifier.verify(message, signature).is_ok()
+}
+
+fn parse_x5c(x5c: &Value) -> Result<Vec<X509>, VerifyError> {
+    let malformed = |detail: String| VerifyError::Malformed(format!("x5c: {detail}"));
+    let entries = x5c
+        .as_array()
+        .filter(|entries| !entries.is_empty())
+        .ok_or_else(|| malformed("must be a non-empty array".into()))?;
+    entries
+        .iter()
+        .map(|entry| {
+            let text = entry
+                .as_str()
+                .ok_or_else(|| malformed("entries must be strings".into()))?;
+            let der = b64_std_decode(text).map_err(|error| malformed(error.to_string()))?;
+            X509::from_der(&der).map_err(|error| malformed(error.to_string()))
+        })
+        .collect()
+}
+
+pub(super) fn decode_json_object(part: &str) -> Result<Map<String, Value>, String> {
+    let bytes = b64url_decode(part).map_err(|error| format!("not base64url: {error}"))?;
+    match serde_json::from_slice(&bytes) {
+        Ok(Value::Object(object)) => Ok(object),
+        Ok(_) => Err("not a JSON object".into()),
+        Err(error) => Err(format!("not JSON: {error}")),
+    }
+}
