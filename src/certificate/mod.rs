@@ -5,3 +5,6 @@ mod validation;
 
 pub use types::{CertificateType, ClaimRule, Display, TypeError, TypeRegistry};
 pub use validation::{SchemaViolation, ValidationError};
+
+#[cfg(test)]
+mod tests;

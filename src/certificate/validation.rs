@@ -18,14 +18,16 @@ pub struct ValidationError {
 
 impl fmt::Display for ValidationError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "claims do not match the {} schema:", self.type_id)?;
-        for violation in &self.violations {
+        write!(f, "claims do not match the {} schema", self.type_id)?;
+        for (index, violation) in self.violations.iter().enumerate() {
+            // The empty pointer is the document itself; "/" would name a member called "".
             let pointer = if violation.pointer.is_empty() {
-                "/"
+                "the document root"
             } else {
                 &violation.pointer
             };
-            write!(f, " at {pointer}: {};", violation.message)?;
+            let separator = if index == 0 { ": " } else { "; " };
+            write!(f, "{separator}at {pointer}: {}", violation.message)?;
         }
         Ok(())
     }

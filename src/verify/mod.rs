@@ -61,7 +61,7 @@ pub fn verify(input: &str, options: &VerifyOptions) -> Verification {
 }
 
 /// Tells the format from the serialization: `~` separators mean SD-JWT, otherwise the JWS `typ`
-/// (and for plain `JWT`, a `vc` claim) decides.
+/// decides, and for any other `typ` the payload (a `vc` claim, or a VCDM 2.0 `@context`).
 pub fn detect_format(input: &str) -> Result<Format, VerifyError> {
     if input.contains('~') {
         return Ok(Format::SdJwtVc);
@@ -74,6 +74,9 @@ pub fn detect_format(input: &str) -> Result<Format, VerifyError> {
         Some(crate::formats::sd_jwt_vc::TYP) => Ok(Format::SdJwtVc),
         Some(crate::formats::vc_jwt::VC_JWT_TYP) => Ok(Format::VcJwt),
         _ if decoded.payload.contains_key("vc") => Ok(Format::JwtVcJson),
+        // A VCDM 2.0 credential under another typ is still checked as vc+jwt, so that the
+        // report names the wrong typ rather than an unknown format.
+        _ if decoded.payload.contains_key("@context") => Ok(Format::VcJwt),
         _ => Err(VerifyError::UnknownFormat),
     }
 }
@@ -117,3 +120,6 @@ fn collect_metadata(payload: &Map<String, Value>) -> Map<String, Value> {
     }
     metadata
 }
+
+#[cfg(test)]
+mod tests;
