@@ -1,0 +1,174 @@
+//! Helpers shared by the integration tests: the built binary, the repository and test vectors.
+
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+pub fn repository() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The public Swedish EU DCC test vectors, beside the checkout in `../shared/testdata/dcc-se/`.
+pub fn dcc_vectors() -> Vec<(String, Value)> {
+    let directory = repository().join("../shared/testdata/dcc-se");
+    let mut vectors: Vec<(String, Value)> = std::fs::read_dir(&directory)
+        .unwrap_or_else(|error| panic!("cannot read {}: {error}", directory.display()))
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| {
+            path.extension()
+                .is_some_and(|extension| extension == "json")
+        })
+        .map(|path| {
+            let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+            let vector = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            (name, vector)
+        })
+        .collect();
+    vectors.sort_by(|a, b| a.0.cmp(&b.0));
+    assert!(
+        !vectors.is_empty(),
+        "no test vectors in {}",
+        directory.display()
+    );
+    vectors
+}
+
+/// An `intyg` command with a clean environment: no INTYG_* variable from the caller leaks in.
+pub fn intyg() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_intyg"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("INTYG_") {
+            command.env_remove(name);
+        }
+    }
+    command.current_dir(repository());
+    command
+}
+
+/// Runs `command` with `input` on standard input.
+pub fn run_with_input(mut command: Command, input: &str) -> Output {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("intyg starts");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+pub fn temp_dir() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+pub fn write(dir: &Path, name: &str, contents: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, contents).unwrap();
+    path
+}
+
+/// Returns whether a test that needs an outside tool should be skipped because the tool is
+/// missing. In CI (the CI variable is set) a missing tool fails the test instead.
+pub fn skip_without(tool: &str, available: bool) -> bool {
+    if available {
+        return false;
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("{tool} is missing, and CI must run this test; .ci/run installs it");
+    }
+    eprintln!("skipped: {tool} is not installed (see README.md, Tests)");
+    true
+}
+
+/// An `intyg serve` process on a free loopback port, stopped when dropped.
+pub struct Server {
+    pub child: std::process::Child,
+    pub base_url: String,
+    pub data_dir: tempfile::TempDir,
+}
+
+impl Server {
+    /// Starts `intyg serve` with a fresh SQLite data directory and waits until `/health` answers.
+    pub fn start(extra_env: &[(&str, &str)]) -> Server {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let data_dir = temp_dir();
+        let mut command = intyg();
+        command
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .env("INTYG_DATA_DIR", data_dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (name, value) in extra_env {
+            command.env(name, value);
+        }
+        let child = command.spawn().expect("intyg serve starts");
+        let server = Server {
+            child,
+            base_url: format!("http://127.0.0.1:{port}"),
+            data_dir,
+        };
+        server.wait_until_healthy();
+        server
+    }
+
+    fn wait_until_healthy(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::time::Instant::now() < deadline {
+            if let Ok(mut stream) =
+                std::net::TcpStream::connect(self.base_url.trim_start_matches("http://"))
+            {
+                let _ = stream.write_all(b"GET /health HTTP/1.0\r\n\r\n");
+                let mut response = String::new();
+                let _ = std::io::Read::read_to_string(&mut stream, &mut response);
+                if response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200") {
+                    return;
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!(
+            "intyg serve did not answer /health at {} within 20 s",
+            self.base_url
+        );
+    }
+
+    /// Sends SIGTERM and waits for the process to exit; returns its exit status and log.
+    pub fn terminate(mut self) -> (std::process::ExitStatus, String) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let status = self.child.wait().unwrap();
+        let mut log = String::new();
+        if let Some(mut stderr) = self.child.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut stderr, &mut log);
+        }
+        (status, log)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
