@@ -46,6 +46,9 @@ struct FileConfig {
     signing_key: Option<PathBuf>,
     signing_chain: Option<PathBuf>,
     trust_anchors: Option<Vec<PathBuf>>,
+    data_keys: Option<Vec<String>>,
+    max_body_bytes: Option<usize>,
+    retention_check_seconds: Option<u64>,
 }
 
 /// The resolved configuration of one `intyg` process.
@@ -67,6 +70,14 @@ pub struct Config {
     pub trust_anchors: Vec<PathBuf>,
     /// True when the signing key is the development key from `keys-example/`.
     pub development_keys: bool,
+    /// `ID:BASE64` AES-256 keys for personal data at rest; the first seals new data.
+    pub data_keys: Vec<String>,
+    /// True when the data keys are the development keys from `keys-example/`.
+    pub development_data_keys: bool,
+    /// Largest request body the API accepts, in bytes.
+    pub max_body_bytes: usize,
+    /// Seconds between runs of the job that deletes personal data past its retention.
+    pub retention_check_seconds: u64,
 }
 
 /// Values given on the command line, which override the file and the environment.
@@ -78,6 +89,8 @@ pub struct Overrides {
 }
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// 256 KiB: a certificate's claims are a few kilobytes; this leaves room for large types.
+const DEFAULT_MAX_BODY_BYTES: usize = 256 * 1024;
 
 impl Config {
     /// Loads the file at `path` (if any), applies `INTYG_*` variables and `overrides`, and fills
@@ -187,6 +200,37 @@ impl Config {
             }
         });
 
+        let configured_data_keys = env("INTYG_DATA_KEYS")
+            .map(|list| {
+                list.split(',')
+                    .map(str::to_owned)
+                    .filter(|entry| !entry.is_empty())
+                    .collect()
+            })
+            .or(file.data_keys);
+        let development_data_keys = configured_data_keys.is_none();
+        let data_keys = match configured_data_keys {
+            Some(keys) => keys,
+            None => {
+                let path = bundled_path("keys-example").join("data-keys.txt");
+                let text = fs::read_to_string(&path)
+                    .map_err(|source| ConfigError::Read { path, source })?;
+                text.lines()
+                    .map(str::to_owned)
+                    .filter(|line| !line.trim().is_empty())
+                    .collect()
+            }
+        };
+        let max_body_bytes = match env("INTYG_MAX_BODY_BYTES") {
+            Some(text) => text.parse().map_err(|_| ConfigError::Invalid {
+                name: "INTYG_MAX_BODY_BYTES",
+                value: text.clone(),
+                reason: "expected a number of bytes such as 262144",
+            })?,
+            None => file.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES),
+        };
+        let retention_check_seconds = file.retention_check_seconds.unwrap_or(3600).max(1);
+
         Ok(Self {
             listen,
             public_url,
@@ -198,6 +242,10 @@ impl Config {
             signing_chain,
             trust_anchors,
             development_keys,
+            data_keys,
+            development_data_keys,
+            max_body_bytes,
+            retention_check_seconds,
         })
     }
 }

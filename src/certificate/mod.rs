@@ -1,8 +1,14 @@
-//! Certificate types, loaded from `schemas/`, and validation of the claims an e-service sends.
+//! Certificate types, loaded from `schemas/`, validation of the claims an e-service sends, and
+//! the certificate record.
 
+mod service;
 mod types;
 mod validation;
 
+pub use service::{
+    Certificate, CertificateData, CertificateService, FieldError, Holder, NewCertificate,
+    ServiceError, CHANNELS, MAX_VALIDITY_DAYS,
+};
 pub use types::{CertificateType, ClaimRule, Display, TypeError, TypeRegistry};
 pub use validation::{SchemaViolation, ValidationError};
 

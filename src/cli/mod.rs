@@ -1,6 +1,7 @@
 //! The command-line interface. Exit codes: 0 success, 1 a credential did not verify, 2 bad usage
 //! or bad input (including claims that break the schema).
 
+mod clients;
 mod issue;
 mod keys;
 mod serve;
@@ -37,6 +38,11 @@ enum Command {
     Verify(verify::VerifyArgs),
     /// Run the HTTP server.
     Serve(serve::ServeArgs),
+    /// Manage e-service clients and their API keys.
+    Clients {
+        #[command(subcommand)]
+        command: clients::ClientsCommand,
+    },
     /// Manage keys.
     Keys {
         #[command(subcommand)]
@@ -52,6 +58,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let overrides = match &cli.command {
         Command::Serve(args) => args.overrides(),
+        Command::Clients { command } => command.overrides(),
         _ => Overrides::default(),
     };
     let config = match Config::load(cli.config.as_deref(), &overrides) {
@@ -67,6 +74,7 @@ pub fn main() -> ExitCode {
         Command::Issue(args) => issue::run(args, &config),
         Command::Verify(args) => verify::run(args, &config),
         Command::Serve(_) => serve::run(&config),
+        Command::Clients { command } => clients::run(command, &config),
         Command::Keys { command } => keys::run(command),
     }
 }

@@ -4,11 +4,12 @@ use std::sync::Arc;
 use clap::Args;
 
 use super::{load_signing_key, EXIT_USAGE};
-use crate::certificate::TypeRegistry;
+use crate::certificate::{CertificateService, TypeRegistry};
 use crate::config::{Config, Overrides};
+use crate::crypto::DataKeys;
 use crate::http::{router, AppState};
 use crate::issuer::Issuer;
-use crate::store::Database;
+use crate::store::Store;
 
 #[derive(Debug, Args)]
 pub(super) struct ServeArgs {
@@ -53,29 +54,70 @@ pub(super) fn run(config: &Config) -> ExitCode {
 async fn serve(config: &Config) -> Result<(), String> {
     let types = TypeRegistry::load(&config.schemas_dir).map_err(|error| error.to_string())?;
     let key = load_signing_key(config).map_err(|error| error.to_string())?;
-    let database = Database::connect(&config.database)
+    let data_keys = DataKeys::parse(&config.data_keys).map_err(|error| error.to_string())?;
+    if config.development_data_keys {
+        tracing::warn!("the development data key from keys-example/ encrypts personal data; configure data_keys for production");
+    }
+    let store = crate::store::open(&config.database)
         .await
         .map_err(|error| format!("cannot open the database: {error}"))?;
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .set_buckets(&[
+            0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+        ])
+        .and_then(|builder| builder.install_recorder())
+        .map_err(|error| format!("cannot install the metrics recorder: {error}"))?;
+
     let issuer = Issuer {
         types,
         key: Arc::new(key),
         issuer_id: config.public_url.clone(),
     };
-    let app = router(AppState {
+    let service = CertificateService {
+        store: Arc::clone(&store),
         issuer: Arc::new(issuer),
-        database,
-    });
+        data_keys: Arc::new(data_keys),
+    };
+    let app = router(
+        AppState {
+            service,
+            metrics: Arc::new(metrics),
+        },
+        config.max_body_bytes,
+    );
+    let retention = tokio::spawn(purge_expired_data(store, config.retention_check_seconds));
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|error| format!("cannot listen on {}: {error}", config.listen))?;
     tracing::info!(listen = %config.listen, public_url = %config.public_url, "intyg serve started");
-    axum::serve(listener, app)
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
-        .map_err(|error| format!("server error: {error}"))?;
+        .map_err(|error| format!("server error: {error}"));
+    retention.abort();
+    served?;
     tracing::info!("intyg serve stopped");
     Ok(())
+}
+
+/// Deletes personal data past its retention period, now and then every `interval_seconds`.
+async fn purge_expired_data(store: Arc<dyn Store>, interval_seconds: u64) {
+    let mut interval = tokio::time::interval(std::time::Duration::from_secs(interval_seconds));
+    loop {
+        interval.tick().await;
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        match store.purge_expired_data(now).await {
+            Ok(0) => {}
+            Ok(count) => tracing::info!(
+                count,
+                "deleted the personal data of certificates past their retention period"
+            ),
+            Err(error) => {
+                tracing::error!(%error, "deleting personal data past its retention period failed; retrying at the next interval")
+            }
+        }
+    }
 }
 
 /// Resolves on SIGTERM or Ctrl-C; axum then stops accepting and lets in-flight requests finish.

@@ -27,6 +27,8 @@ pub enum GenerateError {
     Exists(PathBuf),
     #[error("key generation failed in the crypto library: {0}")]
     Crypto(#[from] ErrorStack),
+    #[error(transparent)]
+    DataKey(#[from] super::DataKeyError),
 }
 
 /// The pass type identifier of the development Pass Type ID certificate.
@@ -37,8 +39,8 @@ pub const DEVELOPMENT_TEAM_ID: &str = "INTYGDEV01";
 const VALIDITY_DAYS: u32 = 3650;
 
 /// Writes a complete development key set to `out`: the issuer CA and ES256 signing certificate,
-/// a stand-in Apple root, WWDR-like intermediate and Pass Type ID certificate, and an RSA service
-/// account key in Google's JSON format.
+/// a stand-in Apple root, WWDR-like intermediate and Pass Type ID certificate, an RSA service
+/// account key in Google's JSON format, and an AES-256 data key for personal data at rest.
 ///
 /// Returns the paths written. Nothing here is fit for production: the keys are unencrypted files.
 pub fn generate_development_set(out: &Path) -> Result<Vec<PathBuf>, GenerateError> {
@@ -56,6 +58,7 @@ pub fn generate_development_set(out: &Path) -> Result<Vec<PathBuf>, GenerateErro
         "pass-type-id.key.pem",
         "pass-type-id.crt.pem",
         "google-service-account.json",
+        "data-keys.txt",
     ];
     for name in names {
         let path = out.join(name);
@@ -150,7 +153,8 @@ pub fn generate_development_set(out: &Path) -> Result<Vec<PathBuf>, GenerateErro
     let mut signing_chain = signing.to_pem()?;
     signing_chain.extend_from_slice(&issuer_ca.to_pem()?);
 
-    let files: [(&str, Vec<u8>); 9] = [
+    let data_key = super::DataKeys::generate_entry("development-1")?;
+    let files: [(&str, Vec<u8>); 10] = [
         ("issuer-ca.crt.pem", issuer_ca.to_pem()?),
         (
             "issuer-ca.key.pem",
@@ -166,6 +170,7 @@ pub fn generate_development_set(out: &Path) -> Result<Vec<PathBuf>, GenerateErro
         ("pass-type-id.key.pem", pass_key.private_key_to_pem_pkcs8()?),
         ("pass-type-id.crt.pem", pass_certificate.to_pem()?),
         ("google-service-account.json", google_json),
+        ("data-keys.txt", format!("{data_key}\n").into_bytes()),
     ];
     let mut written = Vec::with_capacity(files.len());
     for (file_name, contents) in files {

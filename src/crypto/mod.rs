@@ -5,11 +5,13 @@
 //! in an HSM can replace the software key.
 
 mod chain;
+mod data_key;
 mod generate;
 mod jwk;
 mod keys;
 
 pub use chain::{verify_chain, ChainError};
+pub use data_key::{DataKeyError, DataKeys, SealedData};
 pub use generate::{generate_development_set, GenerateError};
 pub use jwk::{ec_public_jwk, jwk_thumbprint, parse_holder_jwk, public_key_from_jwk, JwkError};
 pub use keys::{IssuerKey, KeyError};

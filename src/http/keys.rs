@@ -30,7 +30,7 @@ fn issuer_path(issuer_id: &str) -> &str {
 }
 
 fn key_set(state: &AppState) -> Value {
-    json!({ "keys": [state.issuer.key.public_jwk()] })
+    json!({ "keys": [state.service.issuer.key.public_jwk()] })
 }
 
 async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
@@ -44,7 +44,7 @@ async fn jwt_vc_issuer(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(header::CACHE_CONTROL, "public, max-age=300")],
         Json(json!({
-            "issuer": state.issuer.issuer_id,
+            "issuer": state.service.issuer.issuer_id,
             "jwks": key_set(&state),
         })),
     )

@@ -1,14 +1,23 @@
-//! Storage. The server opens its database here at start-up: SQLite in the data directory by
-//! default, or PostgreSQL when the database URL says so.
+//! Storage behind one trait, [`Store`], with SQLite (the default) and PostgreSQL implementations
+//! that pass the same contract tests (`tests/store_contract.rs`).
+//!
+//! Every single-use secret is consumed by one atomic `DELETE ... RETURNING`, so two server nodes
+//! sharing a database can never both accept it. Certificate data is stored encrypted (the caller
+//! encrypts; see `crypto::DataKeys`) and its ciphertext is deleted when the retention period ends,
+//! while the record and its status stay.
 
-use std::path::Path;
-use std::str::FromStr;
+mod postgres;
+mod sqlite;
 
-use sqlx::postgres::PgPoolOptions;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
-use sqlx::{PgPool, SqlitePool};
+use std::sync::Arc;
 
-/// Failure to open or query the database.
+use async_trait::async_trait;
+
+pub use crate::crypto::SealedData;
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+
+/// Failure of a storage operation.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("the database URL {0:?} is not supported; use sqlite://PATH or postgres://...")]
@@ -18,52 +27,475 @@ pub enum StoreError {
         path: String,
         source: std::io::Error,
     },
+    #[error("database migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("a stored value is invalid: {0}")]
+    Corrupt(String),
+    #[error("{0} already exists")]
+    Duplicate(String),
 }
 
-/// A connection pool to one of the supported databases.
-#[derive(Debug, Clone)]
-pub enum Database {
-    Sqlite(SqlitePool),
-    Postgres(PgPool),
+/// An e-service client and the certificate types it may issue. Its API key is stored only as a
+/// SHA-256 hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiClient {
+    pub id: String,
+    pub name: String,
+    pub key_hash: String,
+    pub types: Vec<String>,
+    pub created_at: i64,
 }
 
-impl Database {
-    /// Connects to `url`, creating a SQLite file and its directory when needed.
-    pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        if let Some(path) = url.strip_prefix("sqlite://") {
-            if let Some(parent) = Path::new(path)
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-            {
-                std::fs::create_dir_all(parent).map_err(|source| StoreError::DataDir {
-                    path: parent.display().to_string(),
-                    source,
-                })?;
-            }
-            let options = SqliteConnectOptions::from_str(url)?
-                .create_if_missing(true)
-                .journal_mode(SqliteJournalMode::Wal);
-            let pool = SqlitePoolOptions::new().connect_with(options).await?;
-            Ok(Database::Sqlite(pool))
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let pool = PgPoolOptions::new()
-                .max_connections(16)
-                .connect(url)
-                .await?;
-            Ok(Database::Postgres(pool))
-        } else {
-            Err(StoreError::UnsupportedUrl(url.to_owned()))
-        }
-    }
+/// Lifecycle state of a certificate.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Active,
+    Revoked,
+}
 
-    /// Runs a trivial query, for readiness checks.
-    pub async fn ping(&self) -> Result<(), StoreError> {
+impl Status {
+    pub fn as_str(self) -> &'static str {
         match self {
-            Database::Sqlite(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop)?,
-            Database::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop)?,
+            Status::Active => "active",
+            Status::Revoked => "revoked",
         }
-        Ok(())
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "active" => Some(Status::Active),
+            "revoked" => Some(Status::Revoked),
+            _ => None,
+        }
     }
 }
+
+/// A stored certificate. Times are Unix seconds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateRecord {
+    pub id: String,
+    pub client_id: String,
+    pub type_id: String,
+    pub status: Status,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub valid_from: i64,
+    pub valid_until: i64,
+    /// When the personal data is deleted.
+    pub retain_until: i64,
+    pub channels: Vec<String>,
+    /// `None` once the retention period has ended.
+    pub data: Option<SealedData>,
+    pub data_deleted_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    pub revocation_reason: Option<String>,
+}
+
+/// The idempotency key of a create request and the hash of its body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Idempotency {
+    pub key: String,
+    pub request_hash: String,
+}
+
+/// The result of a create with an idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CreateOutcome {
+    Created(CertificateRecord),
+    /// The key was used before with the same body: the certificate created then.
+    Replayed(CertificateRecord),
+    /// The key was used before with another body.
+    Conflict {
+        certificate_id: String,
+    },
+}
+
+/// Filters and position of a certificate listing, newest last (ids are UUID v7, ordered by time).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListQuery {
+    pub type_id: Option<String>,
+    pub status: Option<Status>,
+    /// Return certificates with ids after this one.
+    pub after: Option<String>,
+    pub limit: u32,
+}
+
+/// A single-use secret: a code, nonce or token, stored as a hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Secret {
+    pub kind: String,
+    pub hash: String,
+    /// What the secret grants access to, such as a certificate id.
+    pub subject_id: String,
+    pub expires_at: i64,
+}
+
+/// One entry of the audit trail: who did what to which certificate. Never personal data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub certificate_id: Option<String>,
+    pub detail: Option<String>,
+}
+
+/// Storage of certificates, clients, single-use secrets and the audit trail.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Runs a trivial query, for readiness checks.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    async fn add_client(&self, client: &ApiClient) -> Result<(), StoreError>;
+    async fn client_by_key_hash(&self, key_hash: &str) -> Result<Option<ApiClient>, StoreError>;
+
+    /// Inserts a certificate and its audit event in one transaction. With an idempotency key, a
+    /// repeated key returns the first certificate (same body) or a conflict (other body).
+    async fn create_certificate(
+        &self,
+        certificate: &CertificateRecord,
+        idempotency: Option<&Idempotency>,
+        actor: &str,
+    ) -> Result<CreateOutcome, StoreError>;
+
+    /// Returns the certificate if it exists and belongs to `client_id`.
+    async fn certificate(
+        &self,
+        client_id: &str,
+        id: &str,
+    ) -> Result<Option<CertificateRecord>, StoreError>;
+
+    async fn list_certificates(
+        &self,
+        client_id: &str,
+        query: &ListQuery,
+    ) -> Result<Vec<CertificateRecord>, StoreError>;
+
+    /// Marks the certificate revoked (once; a second call changes nothing) and records who did it.
+    /// Returns `None` when it does not exist or belongs to another client.
+    async fn revoke_certificate(
+        &self,
+        client_id: &str,
+        id: &str,
+        reason: &str,
+        at: i64,
+        actor: &str,
+    ) -> Result<Option<CertificateRecord>, StoreError>;
+
+    /// Deletes the personal data of every certificate whose retention ended before `now`, and
+    /// returns how many were purged.
+    async fn purge_expired_data(&self, now: i64) -> Result<u64, StoreError>;
+
+    async fn put_secret(&self, secret: &Secret) -> Result<(), StoreError>;
+
+    /// Deletes the unexpired secret and returns its subject, in one statement: of any number of
+    /// concurrent calls for the same secret, exactly one gets `Some`.
+    async fn consume_secret(
+        &self,
+        kind: &str,
+        hash: &str,
+        now: i64,
+    ) -> Result<Option<String>, StoreError>;
+
+    async fn audit_events(&self, certificate_id: &str) -> Result<Vec<AuditEvent>, StoreError>;
+}
+
+/// Opens the store at `url` (`sqlite://PATH` or `postgres://...`) and applies its migrations.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::open(url).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PostgresStore::open(url).await?))
+    } else {
+        Err(StoreError::UnsupportedUrl(url.to_owned()))
+    }
+}
+
+fn encode_list(items: &[String]) -> Result<String, StoreError> {
+    serde_json::to_string(items).map_err(|error| StoreError::Corrupt(error.to_string()))
+}
+
+fn decode_list(text: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(text)
+        .map_err(|error| StoreError::Corrupt(format!("list {text:?}: {error}")))
+}
+
+/// Generates the `Store` implementation for one sqlx database. The two backends run the
+/// same SQL (`$n` parameters, `ON CONFLICT`, `RETURNING` are common to SQLite 3.35+ and PostgreSQL),
+/// so one body keeps them from drifting apart.
+macro_rules! store_impl {
+    ($store:ty, $database:ty) => {
+    #[async_trait::async_trait]
+    impl Store for $store {
+        async fn ping(&self) -> Result<(), StoreError> {
+            sqlx::query("SELECT 1").execute(&self.pool).await?;
+            Ok(())
+        }
+
+        async fn add_client(&self, client: &ApiClient) -> Result<(), StoreError> {
+            let result = sqlx::query(
+                "INSERT INTO api_clients (id, name, key_hash, types, created_at) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(&client.id)
+            .bind(&client.name)
+            .bind(&client.key_hash)
+            .bind(super::encode_list(&client.types)?)
+            .bind(client.created_at)
+            .execute(&self.pool)
+            .await?;
+            if result.rows_affected() == 0 {
+                return Err(StoreError::Duplicate(format!("a client named {:?}", client.name)));
+            }
+            Ok(())
+        }
+
+        async fn client_by_key_hash(&self, key_hash: &str) -> Result<Option<ApiClient>, StoreError> {
+            let row = sqlx::query("SELECT id, name, key_hash, types, created_at FROM api_clients WHERE key_hash = $1")
+                .bind(key_hash)
+                .fetch_optional(&self.pool)
+                .await?;
+            row.map(|row| {
+                let types: String = row.try_get("types")?;
+                Ok(ApiClient {
+                    id: row.try_get("id")?,
+                    name: row.try_get("name")?,
+                    key_hash: row.try_get("key_hash")?,
+                    types: super::decode_list(&types)?,
+                    created_at: row.try_get("created_at")?,
+                })
+            })
+            .transpose()
+        }
+
+        async fn create_certificate(
+            &self,
+            certificate: &CertificateRecord,
+            idempotency: Option<&Idempotency>,
+            actor: &str,
+        ) -> Result<CreateOutcome, StoreError> {
+            let mut transaction = self.begin_write().await?;
+            if let Some(idempotency) = idempotency {
+                let claimed = sqlx::query(
+                    "INSERT INTO idempotency_keys (client_id, idempotency_key, request_hash, certificate_id, created_at)
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                )
+                .bind(&certificate.client_id)
+                .bind(&idempotency.key)
+                .bind(&idempotency.request_hash)
+                .bind(&certificate.id)
+                .bind(certificate.created_at)
+                .execute(&mut *transaction)
+                .await?;
+                if claimed.rows_affected() == 0 {
+                    let row = sqlx::query(
+                        "SELECT request_hash, certificate_id FROM idempotency_keys WHERE client_id = $1 AND idempotency_key = $2",
+                    )
+                    .bind(&certificate.client_id)
+                    .bind(&idempotency.key)
+                    .fetch_one(&mut *transaction)
+                    .await?;
+                    let request_hash: String = row.try_get("request_hash")?;
+                    let certificate_id: String = row.try_get("certificate_id")?;
+                    transaction.rollback().await?;
+                    if request_hash != idempotency.request_hash {
+                        return Ok(CreateOutcome::Conflict { certificate_id });
+                    }
+                    let existing = self.certificate(&certificate.client_id, &certificate_id).await?;
+                    return existing
+                        .map(CreateOutcome::Replayed)
+                        .ok_or_else(|| StoreError::Corrupt(format!("idempotency key names the missing certificate {certificate_id}")));
+                }
+            }
+
+            let data = certificate.data.as_ref();
+            sqlx::query(
+                "INSERT INTO certificates (id, client_id, type_id, status, created_at, updated_at, valid_from, valid_until,
+                     retain_until, channels, data_key_id, data_nonce, data_ciphertext)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            )
+            .bind(&certificate.id)
+            .bind(&certificate.client_id)
+            .bind(&certificate.type_id)
+            .bind(certificate.status.as_str())
+            .bind(certificate.created_at)
+            .bind(certificate.updated_at)
+            .bind(certificate.valid_from)
+            .bind(certificate.valid_until)
+            .bind(certificate.retain_until)
+            .bind(super::encode_list(&certificate.channels)?)
+            .bind(data.map(|d| d.key_id.clone()))
+            .bind(data.map(|d| d.nonce.clone()))
+            .bind(data.map(|d| d.ciphertext.clone()))
+            .execute(&mut *transaction)
+            .await?;
+            insert_audit(&mut transaction, certificate.created_at, actor, "certificate.created", Some(&certificate.id), Some(&certificate.type_id)).await?;
+            transaction.commit().await?;
+            Ok(CreateOutcome::Created(certificate.clone()))
+        }
+
+        async fn certificate(&self, client_id: &str, id: &str) -> Result<Option<CertificateRecord>, StoreError> {
+            let row = sqlx::query(&format!("SELECT {CERTIFICATE_COLUMNS} FROM certificates WHERE id = $1 AND client_id = $2"))
+                .bind(id)
+                .bind(client_id)
+                .fetch_optional(&self.pool)
+                .await?;
+            row.map(|row| certificate_from_row(&row)).transpose()
+        }
+
+        async fn list_certificates(&self, client_id: &str, query: &ListQuery) -> Result<Vec<CertificateRecord>, StoreError> {
+            let rows = sqlx::query(&format!(
+                "SELECT {CERTIFICATE_COLUMNS} FROM certificates
+                 WHERE client_id = $1 AND ($2 IS NULL OR type_id = $2) AND ($3 IS NULL OR status = $3) AND ($4 IS NULL OR id > $4)
+                 ORDER BY id LIMIT $5"
+            ))
+            .bind(client_id)
+            .bind(query.type_id.as_deref())
+            .bind(query.status.map(Status::as_str))
+            .bind(query.after.as_deref())
+            .bind(i64::from(query.limit))
+            .fetch_all(&self.pool)
+            .await?;
+            rows.iter().map(certificate_from_row).collect()
+        }
+
+        async fn revoke_certificate(
+            &self,
+            client_id: &str,
+            id: &str,
+            reason: &str,
+            at: i64,
+            actor: &str,
+        ) -> Result<Option<CertificateRecord>, StoreError> {
+            let mut transaction = self.begin_write().await?;
+            let changed = sqlx::query(
+                "UPDATE certificates SET status = 'revoked', revoked_at = $1, revocation_reason = $2, updated_at = $1
+                 WHERE id = $3 AND client_id = $4 AND status <> 'revoked'",
+            )
+            .bind(at)
+            .bind(reason)
+            .bind(id)
+            .bind(client_id)
+            .execute(&mut *transaction)
+            .await?;
+            if changed.rows_affected() == 1 {
+                insert_audit(&mut transaction, at, actor, "certificate.revoked", Some(id), None).await?;
+            }
+            transaction.commit().await?;
+            self.certificate(client_id, id).await
+        }
+
+        async fn purge_expired_data(&self, now: i64) -> Result<u64, StoreError> {
+            let result = sqlx::query(
+                "UPDATE certificates SET data_key_id = NULL, data_nonce = NULL, data_ciphertext = NULL, data_deleted_at = $1
+                 WHERE retain_until <= $1 AND data_ciphertext IS NOT NULL",
+            )
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+            Ok(result.rows_affected())
+        }
+
+        async fn put_secret(&self, secret: &Secret) -> Result<(), StoreError> {
+            sqlx::query("INSERT INTO secrets (kind, hash, subject_id, expires_at) VALUES ($1, $2, $3, $4)")
+                .bind(&secret.kind)
+                .bind(&secret.hash)
+                .bind(&secret.subject_id)
+                .bind(secret.expires_at)
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        }
+
+        async fn consume_secret(&self, kind: &str, hash: &str, now: i64) -> Result<Option<String>, StoreError> {
+            let row = sqlx::query("DELETE FROM secrets WHERE kind = $1 AND hash = $2 AND expires_at > $3 RETURNING subject_id")
+                .bind(kind)
+                .bind(hash)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?;
+            Ok(row.map(|row| row.try_get("subject_id")).transpose()?)
+        }
+
+        async fn audit_events(&self, certificate_id: &str) -> Result<Vec<AuditEvent>, StoreError> {
+            let rows = sqlx::query("SELECT at, actor, action, certificate_id, detail FROM audit_log WHERE certificate_id = $1 ORDER BY id")
+                .bind(certificate_id)
+                .fetch_all(&self.pool)
+                .await?;
+            rows.iter()
+                .map(|row| {
+                    Ok(AuditEvent {
+                        at: row.try_get("at")?,
+                        actor: row.try_get("actor")?,
+                        action: row.try_get("action")?,
+                        certificate_id: row.try_get("certificate_id")?,
+                        detail: row.try_get("detail")?,
+                    })
+                })
+                .collect()
+        }
+    }
+    };
+}
+
+/// Generates the row helpers for one sqlx database.
+macro_rules! store_helpers {
+    ($database:ty) => {
+        const CERTIFICATE_COLUMNS: &str = "id, client_id, type_id, status, created_at, updated_at, valid_from, valid_until, \
+             retain_until, channels, data_key_id, data_nonce, data_ciphertext, data_deleted_at, revoked_at, revocation_reason";
+
+        fn certificate_from_row(row: &<$database as sqlx::Database>::Row) -> Result<CertificateRecord, StoreError> {
+            let status: String = row.try_get("status")?;
+            let channels: String = row.try_get("channels")?;
+            let key_id: Option<String> = row.try_get("data_key_id")?;
+            let nonce: Option<Vec<u8>> = row.try_get("data_nonce")?;
+            let ciphertext: Option<Vec<u8>> = row.try_get("data_ciphertext")?;
+            let data = match (key_id, nonce, ciphertext) {
+                (Some(key_id), Some(nonce), Some(ciphertext)) => Some(SealedData { key_id, nonce, ciphertext }),
+                _ => None,
+            };
+            Ok(CertificateRecord {
+                id: row.try_get("id")?,
+                client_id: row.try_get("client_id")?,
+                type_id: row.try_get("type_id")?,
+                status: Status::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("status {status:?}")))?,
+                created_at: row.try_get("created_at")?,
+                updated_at: row.try_get("updated_at")?,
+                valid_from: row.try_get("valid_from")?,
+                valid_until: row.try_get("valid_until")?,
+                retain_until: row.try_get("retain_until")?,
+                channels: super::decode_list(&channels)?,
+                data,
+                data_deleted_at: row.try_get("data_deleted_at")?,
+                revoked_at: row.try_get("revoked_at")?,
+                revocation_reason: row.try_get("revocation_reason")?,
+            })
+        }
+
+        async fn insert_audit(
+            transaction: &mut sqlx::Transaction<'_, $database>,
+            at: i64,
+            actor: &str,
+            action: &str,
+            certificate_id: Option<&str>,
+            detail: Option<&str>,
+        ) -> Result<(), StoreError> {
+            sqlx::query("INSERT INTO audit_log (at, actor, action, certificate_id, detail) VALUES ($1, $2, $3, $4, $5)")
+                .bind(at)
+                .bind(actor)
+                .bind(action)
+                .bind(certificate_id)
+                .bind(detail)
+                .execute(&mut **transaction)
+                .await?;
+            Ok(())
+        }
+    };
+}
+
+pub(crate) use {store_helpers, store_impl};

@@ -1,0 +1,308 @@
+//! The certificate record: creating, reading, listing and revoking certificates for e-service
+//! clients. Claims and holder data are validated, then sealed with the data key before storage.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+use crate::crypto::{parse_holder_jwk, DataKeyError, DataKeys};
+use crate::issuer::Issuer;
+use crate::store::{
+    ApiClient, CertificateRecord, CreateOutcome, Idempotency, ListQuery, Status, Store, StoreError,
+};
+
+/// Delivery channels a certificate may be created for.
+pub const CHANNELS: [&str; 6] = ["wallet", "pass", "google", "pdf", "mailbox", "print"];
+
+/// Longest validity a create request may ask for, in days (100 years).
+pub const MAX_VALIDITY_DAYS: u32 = 36_500;
+
+/// One invalid value in a request: its JSON pointer and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct FieldError {
+    /// JSON pointer (RFC 6901) into the request body.
+    pub pointer: String,
+    pub detail: String,
+}
+
+/// Failure of a certificate operation, mapped to one HTTP status by the API.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("the request is invalid")]
+    Invalid(Vec<FieldError>),
+    #[error("this client may not issue certificates of type {0:?}")]
+    TypeNotAllowed(String),
+    #[error("certificate not found")]
+    NotFound,
+    #[error("the Idempotency-Key was already used with another request body (certificate {certificate_id})")]
+    IdempotencyConflict { certificate_id: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    DataKey(#[from] DataKeyError),
+}
+
+/// Who the certificate is about, as far as delivery needs it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Holder {
+    /// Personnummer or samordningsnummer, YYYYMMDDNNNC, used to match the holder's login.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub personal_identity_number: Option<String>,
+    /// Public P-256 JWK to bind credentials to, when the e-service already knows the wallet key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub jwk: Option<Map<String, Value>>,
+}
+
+/// A validated request to create a certificate.
+#[derive(Debug, Clone)]
+pub struct NewCertificate {
+    pub type_id: String,
+    pub claims: Value,
+    pub holder: Option<Holder>,
+    pub validity_days: Option<u32>,
+    pub channels: Vec<String>,
+}
+
+/// The personal data of a certificate, sealed as one JSON document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CertificateData {
+    pub claims: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holder: Option<Holder>,
+}
+
+/// A certificate with its personal data opened, if it has not been deleted yet.
+#[derive(Debug, Clone)]
+pub struct Certificate {
+    pub record: CertificateRecord,
+    pub data: Option<CertificateData>,
+}
+
+/// Creates, reads and revokes certificates.
+#[derive(Clone)]
+pub struct CertificateService {
+    pub store: Arc<dyn Store>,
+    pub issuer: Arc<Issuer>,
+    pub data_keys: Arc<DataKeys>,
+}
+
+impl CertificateService {
+    /// Validates and stores a new certificate. With an idempotency key, repeating the same request
+    /// returns the first certificate and `true`.
+    pub async fn create(
+        &self,
+        client: &ApiClient,
+        request: NewCertificate,
+        idempotency_key: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<(Certificate, bool), ServiceError> {
+        let certificate_type = self.issuer.types.get(&request.type_id).map_err(|error| {
+            ServiceError::Invalid(vec![FieldError {
+                pointer: "/type".into(),
+                detail: error.to_string(),
+            }])
+        })?;
+        if !client
+            .types
+            .iter()
+            .any(|allowed| allowed == &request.type_id)
+        {
+            return Err(ServiceError::TypeNotAllowed(request.type_id));
+        }
+
+        let mut errors = Vec::new();
+        if let Err(invalid) = certificate_type.validate(&request.claims) {
+            errors.extend(invalid.violations.into_iter().map(|violation| FieldError {
+                pointer: format!("/claims{}", violation.pointer),
+                detail: violation.message,
+            }));
+        }
+        if let Some(holder) = &request.holder {
+            check_holder(holder, &mut errors);
+        }
+        if let Some(days) = request.validity_days {
+            if !(1..=MAX_VALIDITY_DAYS).contains(&days) {
+                errors.push(FieldError {
+                    pointer: "/validity/days".into(),
+                    detail: format!("{days} is out of range; give 1 to {MAX_VALIDITY_DAYS} days"),
+                });
+            }
+        }
+        for (index, channel) in request.channels.iter().enumerate() {
+            if !CHANNELS.contains(&channel.as_str()) {
+                errors.push(FieldError {
+                    pointer: format!("/channels/{index}"),
+                    detail: format!(
+                        "unknown channel {channel:?}; use one of {}",
+                        CHANNELS.join(", ")
+                    ),
+                });
+            }
+        }
+        if !errors.is_empty() {
+            return Err(ServiceError::Invalid(errors));
+        }
+
+        let idempotency = idempotency_key.map(|key| Idempotency {
+            key: key.to_owned(),
+            request_hash: request_hash(&request),
+        });
+        let id = uuid::Uuid::now_v7().to_string();
+        let created_at = now.unix_timestamp();
+        let validity_days = request
+            .validity_days
+            .unwrap_or(certificate_type.default_validity_days);
+        let data = CertificateData {
+            claims: request.claims,
+            holder: request.holder,
+        };
+        let plaintext =
+            serde_json::to_vec(&data).map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        let sealed = self.data_keys.seal(&plaintext, id.as_bytes())?;
+        let record = CertificateRecord {
+            id,
+            client_id: client.id.clone(),
+            type_id: request.type_id,
+            status: Status::Active,
+            created_at,
+            updated_at: created_at,
+            valid_from: created_at,
+            valid_until: created_at + i64::from(validity_days) * 86_400,
+            retain_until: created_at
+                + i64::from(certificate_type.retention_days.max(validity_days)) * 86_400,
+            channels: request.channels,
+            data: Some(sealed),
+            data_deleted_at: None,
+            revoked_at: None,
+            revocation_reason: None,
+        };
+
+        match self
+            .store
+            .create_certificate(&record, idempotency.as_ref(), &client.id)
+            .await?
+        {
+            CreateOutcome::Created(record) => {
+                metrics::counter!("intyg_certificates_created_total", "type" => record.type_id.clone()).increment(1);
+                tracing::info!(target: "audit", client_id = %client.id, certificate_id = %record.id, type_id = %record.type_id, "certificate created");
+                Ok((
+                    Certificate {
+                        record,
+                        data: Some(data),
+                    },
+                    false,
+                ))
+            }
+            CreateOutcome::Replayed(record) => Ok((self.open(record)?, true)),
+            CreateOutcome::Conflict { certificate_id } => {
+                Err(ServiceError::IdempotencyConflict { certificate_id })
+            }
+        }
+    }
+
+    /// Returns the client's certificate `id` with its data opened.
+    pub async fn get(&self, client: &ApiClient, id: &str) -> Result<Certificate, ServiceError> {
+        let record = self
+            .store
+            .certificate(&client.id, id)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        self.open(record)
+    }
+
+    /// Lists the client's certificates, without opening their data.
+    pub async fn list(
+        &self,
+        client: &ApiClient,
+        query: &ListQuery,
+    ) -> Result<Vec<CertificateRecord>, ServiceError> {
+        Ok(self.store.list_certificates(&client.id, query).await?)
+    }
+
+    /// Revokes the client's certificate `id`; revoking a revoked certificate changes nothing.
+    pub async fn revoke(
+        &self,
+        client: &ApiClient,
+        id: &str,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> Result<CertificateRecord, ServiceError> {
+        let record = self
+            .store
+            .revoke_certificate(&client.id, id, reason, now.unix_timestamp(), &client.id)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        tracing::info!(target: "audit", client_id = %client.id, certificate_id = %record.id, "certificate revoked");
+        Ok(record)
+    }
+
+    fn open(&self, record: CertificateRecord) -> Result<Certificate, ServiceError> {
+        let data = match &record.data {
+            Some(sealed) => {
+                let plaintext = self.data_keys.open(sealed, record.id.as_bytes())?;
+                Some(
+                    serde_json::from_slice(&plaintext)
+                        .map_err(|error| StoreError::Corrupt(error.to_string()))?,
+                )
+            }
+            None => None,
+        };
+        Ok(Certificate { record, data })
+    }
+}
+
+fn check_holder(holder: &Holder, errors: &mut Vec<FieldError>) {
+    if let Some(number) = &holder.personal_identity_number {
+        let valid = number.len() == 12 && number.bytes().all(|b| b.is_ascii_digit());
+        if !valid {
+            errors.push(FieldError {
+                pointer: "/holder/personal_identity_number".into(),
+                detail: "expected 12 digits, YYYYMMDDNNNC, with no separator".into(),
+            });
+        }
+    }
+    if let Some(jwk) = &holder.jwk {
+        if let Err(error) = parse_holder_jwk(&Value::Object(jwk.clone())) {
+            errors.push(FieldError {
+                pointer: "/holder/jwk".into(),
+                detail: error.to_string(),
+            });
+        }
+    }
+}
+
+/// Hashes the parts of a create request that define the certificate, with object members sorted,
+/// so the same request in another member order is still the same request.
+fn request_hash(request: &NewCertificate) -> String {
+    let canonical = serde_json::json!({
+        "type": request.type_id,
+        "claims": sorted(&request.claims),
+        "holder": request.holder.as_ref().map(|holder| sorted(&serde_json::to_value(holder).unwrap_or(Value::Null))),
+        "validity_days": request.validity_days,
+        "channels": request.channels,
+    });
+    let digest = Sha256::digest(canonical.to_string().as_bytes());
+    digest.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+fn sorted(value: &Value) -> Value {
+    match value {
+        Value::Object(object) => {
+            let mut entries: Vec<(&String, &Value)> = object.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k.clone(), sorted(v)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
+        other => other.clone(),
+    }
+}

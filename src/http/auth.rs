@@ -1,0 +1,79 @@
+//! Authentication of e-service clients with API keys: `Authorization: Bearer <key>`. Keys are
+//! stored as SHA-256 hashes; a key is 256 random bits, so a fast hash is enough.
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use sha2::{Digest, Sha256};
+
+use super::problem::Problem;
+use super::AppState;
+use crate::crypto::b64url;
+use crate::store::ApiClient;
+
+/// Prefix of every API key, so a leaked key is recognisable in a secret scanner.
+pub const API_KEY_PREFIX: &str = "intyg_";
+
+/// The authenticated client of a request.
+#[derive(Debug, Clone)]
+pub struct Client(pub ApiClient);
+
+/// Returns a new API key: the prefix and 256 random bits, base64url.
+pub fn new_api_key() -> Result<String, openssl::error::ErrorStack> {
+    let mut bytes = [0u8; 32];
+    openssl::rand::rand_bytes(&mut bytes)?;
+    Ok(format!("{API_KEY_PREFIX}{}", b64url(bytes)))
+}
+
+/// Returns the stored form of an API key: SHA-256, hex.
+pub fn hash_api_key(key: &str) -> String {
+    Sha256::digest(key.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+impl FromRequestParts<AppState> for Client {
+    type Rejection = Problem;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Some(value) = parts.headers.get(AUTHORIZATION) else {
+            return Err(Problem::unauthorized(
+                "send the API key as Authorization: Bearer <key>",
+            ));
+        };
+        let key = value
+            .to_str()
+            .ok()
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|key| !key.is_empty())
+            .ok_or_else(|| {
+                Problem::unauthorized("the Authorization header must be Bearer <key>")
+            })?;
+        let client = state
+            .service
+            .store
+            .client_by_key_hash(&hash_api_key(key))
+            .await
+            .map_err(|error| {
+                tracing::error!(%error, "cannot look up the API key");
+                Problem::internal()
+            })?;
+        match client {
+            Some(client) => {
+                tracing::Span::current().record("client_id", client.id.as_str());
+                Ok(Client(client))
+            }
+            None => {
+                tracing::info!("request with an unknown API key rejected");
+                Err(Problem::unauthorized(
+                    "the API key is not valid; check it, or ask the operator for a new one",
+                ))
+            }
+        }
+    }
+}

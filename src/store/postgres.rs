@@ -1,0 +1,34 @@
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{PgPool, Postgres, Row};
+
+use super::{
+    store_helpers, store_impl, ApiClient, AuditEvent, CertificateRecord, CreateOutcome,
+    Idempotency, ListQuery, SealedData, Secret, Status, Store, StoreError,
+};
+
+/// The store for several nodes: PostgreSQL, shared by every `intyg serve` process.
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connects to `url` and applies the migrations. Concurrent nodes may start together: sqlx
+    /// serialises migrations with an advisory lock.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .connect(url)
+            .await?;
+        sqlx::migrate!("migrations/postgres").run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Postgres>, StoreError> {
+        Ok(self.pool.begin().await?)
+    }
+}
+
+store_helpers!(Postgres);
+
+store_impl!(PostgresStore, Postgres);

@@ -1,0 +1,60 @@
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, Sqlite, SqlitePool};
+
+use super::{
+    store_helpers, store_impl, ApiClient, AuditEvent, CertificateRecord, CreateOutcome,
+    Idempotency, ListQuery, SealedData, Secret, Status, Store, StoreError,
+};
+
+/// The embedded default store: one SQLite file in write-ahead-log mode.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the SQLite database at `url` and applies the migrations.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let path = url
+            .trim_start_matches("sqlite://")
+            .trim_start_matches("sqlite:");
+        if let Some(parent) = Path::new(path)
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(parent).map_err(|source| StoreError::DataDir {
+                path: parent.display().to_string(),
+                source,
+            })?;
+        }
+        // NORMAL synchronous mode in WAL is durable against a process crash (the WAL is written
+        // before a transaction is reported committed); only an operating system crash can lose the
+        // last transactions.
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// Starts a transaction that takes the write lock at once (`BEGIN IMMEDIATE`), so two writers
+    /// queue on the busy timeout instead of failing when a read lock cannot be upgraded.
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Sqlite>, StoreError> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+}
+
+store_helpers!(Sqlite);
+
+store_impl!(SqliteStore, Sqlite);
