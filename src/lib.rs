@@ -15,5 +15,6 @@ pub mod crypto;
 pub mod formats;
 pub mod http;
 pub mod issuer;
+pub mod oid4vci;
 pub mod store;
 pub mod verify;

@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 
 use crate::crypto::{parse_holder_jwk, DataKeyError, DataKeys};
 use crate::issuer::Issuer;
+use crate::oid4vci::offer::new_offer;
 use crate::store::{
     ApiClient, CertificateRecord, CreateOutcome, Idempotency, ListQuery, Status, Store, StoreError,
 };
@@ -81,6 +82,9 @@ pub struct CertificateData {
 pub struct Certificate {
     pub record: CertificateRecord,
     pub data: Option<CertificateData>,
+    /// A credential offer link, present only in the response that created it: the store keeps
+    /// just the hash of its pre-authorized code.
+    pub offer_link: Option<String>,
 }
 
 /// Creates, reads and revokes certificates.
@@ -190,15 +194,21 @@ impl CertificateService {
             CreateOutcome::Created(record) => {
                 metrics::counter!("intyg_certificates_created_total", "type" => record.type_id.clone()).increment(1);
                 tracing::info!(target: "audit", client_id = %client.id, certificate_id = %record.id, type_id = %record.type_id, "certificate created");
-                Ok((
-                    Certificate {
-                        record,
-                        data: Some(data),
-                    },
-                    false,
-                ))
+                let offer_link = self.offer_for(&record, created_at).await?;
+                let certificate = Certificate {
+                    record,
+                    data: Some(data),
+                    offer_link,
+                };
+                Ok((certificate, false))
             }
-            CreateOutcome::Replayed(record) => Ok((self.open(record)?, true)),
+            // The first response's offer was lost with it, so a replay gets a fresh one; the
+            // first code stays valid until it is used or expires.
+            CreateOutcome::Replayed(record) => {
+                let mut certificate = self.open(record)?;
+                certificate.offer_link = self.offer_for(&certificate.record, created_at).await?;
+                Ok((certificate, true))
+            }
             CreateOutcome::Conflict { certificate_id } => {
                 Err(ServiceError::IdempotencyConflict { certificate_id })
             }
@@ -241,6 +251,22 @@ impl CertificateService {
         Ok(record)
     }
 
+    /// Creates a credential offer when the certificate goes to an EU identity wallet, and stores
+    /// the hash of its pre-authorized code.
+    async fn offer_for(
+        &self,
+        record: &CertificateRecord,
+        now: i64,
+    ) -> Result<Option<String>, ServiceError> {
+        if !record.channels.iter().any(|channel| channel == "wallet") {
+            return Ok(None);
+        }
+        let offer = new_offer(&self.issuer.issuer_id, &record.id, &record.type_id, now)
+            .map_err(|error| DataKeyError::Crypto(error.to_string()))?;
+        self.store.put_secret(&offer.secret).await?;
+        Ok(Some(offer.link))
+    }
+
     fn open(&self, record: CertificateRecord) -> Result<Certificate, ServiceError> {
         let data = match &record.data {
             Some(sealed) => {
@@ -252,7 +278,11 @@ impl CertificateService {
             }
             None => None,
         };
-        Ok(Certificate { record, data })
+        Ok(Certificate {
+            record,
+            data,
+            offer_link: None,
+        })
     }
 }
 

@@ -78,6 +78,10 @@ pub struct Links {
     /// This certificate in the API.
     #[serde(rename = "self")]
     pub self_link: String,
+    /// `openid-credential-offer://` link for an EU identity wallet, in the response that
+    /// created the certificate with the `wallet` channel only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offer: Option<String>,
 }
 
 /// A certificate as the API returns it.
@@ -147,6 +151,7 @@ fn response(
                 "{}/api/v1/certificates/{}",
                 state.service.issuer.issuer_id, record.id
             ),
+            offer: certificate.and_then(|certificate| certificate.offer_link.clone()),
         },
     }
 }
@@ -384,7 +389,7 @@ fn parse_list_query(raw: &str) -> Result<ListQuery, Problem> {
 }
 
 /// Splits an `application/x-www-form-urlencoded` query into decoded pairs.
-fn url_pairs(raw: &str) -> Vec<(String, String)> {
+pub(super) fn url_pairs(raw: &str) -> Vec<(String, String)> {
     raw.split('&')
         .filter(|pair| !pair.is_empty())
         .map(|pair| {

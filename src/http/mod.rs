@@ -6,6 +6,7 @@ mod keys;
 pub mod openapi;
 mod ops;
 pub mod problem;
+mod wallet;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,6 +37,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .merge(api::routes())
         .merge(openapi::routes())
         .merge(keys::routes(&issuer_id))
+        .merge(wallet::routes())
         .route_layer(axum::middleware::from_fn(ops::record_metrics))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(

@@ -107,12 +107,16 @@ pub struct Server {
 impl Server {
     /// Starts `intyg serve` with a fresh SQLite data directory and waits until `/health` answers.
     pub fn start(extra_env: &[(&str, &str)]) -> Server {
+        Self::start_in(temp_dir(), extra_env)
+    }
+
+    /// Starts `intyg serve` with `data_dir` as its data directory.
+    pub fn start_in(data_dir: tempfile::TempDir, extra_env: &[(&str, &str)]) -> Server {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let data_dir = temp_dir();
         let mut command = intyg();
         command
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
@@ -153,6 +157,20 @@ impl Server {
         );
     }
 
+    /// Adds an e-service client to this server's database and returns its API key.
+    pub fn add_client(&self, name: &str, types: &str, extra_env: &[(&str, &str)]) -> String {
+        let mut command = intyg();
+        command
+            .env("INTYG_DATA_DIR", self.data_dir.path())
+            .args(["clients", "add", name, "--types", types]);
+        for (variable, value) in extra_env {
+            command.env(variable, value);
+        }
+        let output = command.output().unwrap();
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        stdout(&output).trim().to_owned()
+    }
+
     /// Sends SIGTERM and waits for the process to exit; returns its exit status and log.
     pub fn terminate(mut self) -> (std::process::ExitStatus, String) {
         let pid = self.child.id().to_string();
@@ -163,6 +181,14 @@ impl Server {
             let _ = std::io::Read::read_to_string(&mut stderr, &mut log);
         }
         (status, log)
+    }
+
+    /// Kills the process with SIGKILL, as a crash would, and returns its data directory.
+    pub fn kill(mut self) -> tempfile::TempDir {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        let data_dir = std::mem::replace(&mut self.data_dir, temp_dir());
+        data_dir
     }
 }
 

@@ -1,0 +1,482 @@
+//! One contract for every `Store` backend: each test runs on SQLite and on PostgreSQL.
+//!
+//! The PostgreSQL run needs `INTYG_TEST_DATABASE_URL` (such as
+//! `postgres://postgres@127.0.0.1:5432/test`); each test gets a schema of its own there. Without
+//! the variable the PostgreSQL tests print that they were skipped, except in CI, where they fail.
+
+use std::sync::Arc;
+
+use intyg::store::{
+    ApiClient, CertificateRecord, CreateOutcome, Idempotency, ListQuery, SealedData, Secret,
+    Status, Store,
+};
+
+const NOW: i64 = 1_796_400_000;
+
+async fn open_sqlite() -> Option<(Arc<dyn Store>, tempfile::TempDir)> {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("intyg.db").display());
+    Some((intyg::store::open(&url).await.unwrap(), dir))
+}
+
+async fn open_postgres() -> Option<(Arc<dyn Store>, tempfile::TempDir)> {
+    let Ok(url) = std::env::var("INTYG_TEST_DATABASE_URL") else {
+        if std::env::var_os("CI").is_some() {
+            panic!(
+                "INTYG_TEST_DATABASE_URL is not set, and CI must run the PostgreSQL contract tests"
+            );
+        }
+        eprintln!("skipped: INTYG_TEST_DATABASE_URL is not set, so the PostgreSQL contract tests did not run");
+        return None;
+    };
+    let schema = format!("contract_{}", uuid::Uuid::new_v4().simple());
+    let admin = sqlx::PgPool::connect(&url).await.unwrap();
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    admin.close().await;
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let scoped = format!("{url}{separator}options=-c%20search_path%3D{schema}");
+    Some((
+        intyg::store::open(&scoped).await.unwrap(),
+        tempfile::tempdir().unwrap(),
+    ))
+}
+
+fn client(name: &str) -> ApiClient {
+    ApiClient {
+        id: format!("client-{name}"),
+        name: name.to_owned(),
+        key_hash: format!("hash-{name}"),
+        types: vec!["personbevis".into()],
+        created_at: NOW,
+    }
+}
+
+fn certificate(id: &str, client_id: &str, type_id: &str) -> CertificateRecord {
+    CertificateRecord {
+        id: id.to_owned(),
+        client_id: client_id.to_owned(),
+        type_id: type_id.to_owned(),
+        status: Status::Active,
+        created_at: NOW,
+        updated_at: NOW,
+        valid_from: NOW,
+        valid_until: NOW + 90 * 86_400,
+        retain_until: NOW + 90 * 86_400,
+        channels: vec!["wallet".into()],
+        data: Some(SealedData {
+            key_id: "k1".into(),
+            nonce: vec![7; 12],
+            ciphertext: vec![1, 2, 3, 4],
+        }),
+        data_deleted_at: None,
+        revoked_at: None,
+        revocation_reason: None,
+    }
+}
+
+async fn with_clients(store: &dyn Store) {
+    store.add_client(&client("a")).await.unwrap();
+    store.add_client(&client("b")).await.unwrap();
+}
+
+async fn clients_found_by_key_hash(store: Arc<dyn Store>) {
+    with_clients(store.as_ref()).await;
+    assert_eq!(
+        store.client_by_key_hash("hash-a").await.unwrap(),
+        Some(client("a"))
+    );
+    assert_eq!(
+        store.client_by_key_hash("hash-unknown").await.unwrap(),
+        None
+    );
+    let duplicate = store.add_client(&client("a")).await;
+    assert!(
+        matches!(duplicate, Err(intyg::store::StoreError::Duplicate(_))),
+        "{duplicate:?}"
+    );
+}
+
+async fn certificate_visible_only_to_owner(store: Arc<dyn Store>) {
+    with_clients(store.as_ref()).await;
+    let record = certificate(
+        "00000000-0000-7000-8000-000000000001",
+        "client-a",
+        "personbevis",
+    );
+    let outcome = store
+        .create_certificate(&record, None, "client-a")
+        .await
+        .unwrap();
+    assert_eq!(outcome, CreateOutcome::Created(record.clone()));
+    assert_eq!(
+        store.certificate("client-a", &record.id).await.unwrap(),
+        Some(record.clone())
+    );
+    assert_eq!(
+        store.certificate("client-b", &record.id).await.unwrap(),
+        None
+    );
+    let events = store.audit_events(&record.id).await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].action, "certificate.created");
+    assert_eq!(events[0].actor, "client-a");
+}
+
+async fn idempotency_replays_and_conflicts(store: Arc<dyn Store>) {
+    with_clients(store.as_ref()).await;
+    let key = Idempotency {
+        key: "order-1".into(),
+        request_hash: "hash-1".into(),
+    };
+    let first = certificate(
+        "00000000-0000-7000-8000-000000000001",
+        "client-a",
+        "personbevis",
+    );
+    let second = certificate(
+        "00000000-0000-7000-8000-000000000002",
+        "client-a",
+        "personbevis",
+    );
+    assert_eq!(
+        store
+            .create_certificate(&first, Some(&key), "client-a")
+            .await
+            .unwrap(),
+        CreateOutcome::Created(first.clone())
+    );
+    assert_eq!(
+        store
+            .create_certificate(&second, Some(&key), "client-a")
+            .await
+            .unwrap(),
+        CreateOutcome::Replayed(first.clone())
+    );
+    let other_body = Idempotency {
+        request_hash: "hash-2".into(),
+        ..key.clone()
+    };
+    assert_eq!(
+        store
+            .create_certificate(&second, Some(&other_body), "client-a")
+            .await
+            .unwrap(),
+        CreateOutcome::Conflict {
+            certificate_id: first.id.clone()
+        }
+    );
+    // Idempotency keys are per client: client b may use the same key.
+    let of_b = certificate(
+        "00000000-0000-7000-8000-000000000003",
+        "client-b",
+        "personbevis",
+    );
+    assert_eq!(
+        store
+            .create_certificate(&of_b, Some(&key), "client-b")
+            .await
+            .unwrap(),
+        CreateOutcome::Created(of_b.clone())
+    );
+    assert_eq!(
+        store.certificate("client-a", &second.id).await.unwrap(),
+        None,
+        "a replay stored a second certificate"
+    );
+}
+
+async fn listing_filters_and_pages(store: Arc<dyn Store>) {
+    with_clients(store.as_ref()).await;
+    for (index, type_id) in [
+        "personbevis",
+        "covid-certificate",
+        "personbevis",
+        "personbevis",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let id = format!("00000000-0000-7000-8000-00000000000{index}");
+        store
+            .create_certificate(&certificate(&id, "client-a", type_id), None, "client-a")
+            .await
+            .unwrap();
+    }
+    store
+        .create_certificate(
+            &certificate(
+                "00000000-0000-7000-8000-000000000009",
+                "client-b",
+                "personbevis",
+            ),
+            None,
+            "client-b",
+        )
+        .await
+        .unwrap();
+
+    let query = ListQuery {
+        type_id: Some("personbevis".into()),
+        limit: 2,
+        ..ListQuery::default()
+    };
+    let page = store.list_certificates("client-a", &query).await.unwrap();
+    let ids: Vec<&str> = page.iter().map(|record| record.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "00000000-0000-7000-8000-000000000000",
+            "00000000-0000-7000-8000-000000000002"
+        ]
+    );
+    let next = ListQuery {
+        after: Some(ids[1].to_owned()),
+        ..query.clone()
+    };
+    let page = store.list_certificates("client-a", &next).await.unwrap();
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0].id, "00000000-0000-7000-8000-000000000003");
+
+    store
+        .revoke_certificate(
+            "client-a",
+            "00000000-0000-7000-8000-000000000002",
+            "error",
+            NOW + 5,
+            "client-a",
+        )
+        .await
+        .unwrap();
+    let revoked = ListQuery {
+        status: Some(Status::Revoked),
+        limit: 10,
+        ..ListQuery::default()
+    };
+    assert_eq!(
+        store
+            .list_certificates("client-a", &revoked)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+async fn revocation_recorded_once(store: Arc<dyn Store>) {
+    with_clients(store.as_ref()).await;
+    let record = certificate(
+        "00000000-0000-7000-8000-000000000001",
+        "client-a",
+        "personbevis",
+    );
+    store
+        .create_certificate(&record, None, "client-a")
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .revoke_certificate("client-b", &record.id, "x", NOW, "client-b")
+            .await
+            .unwrap(),
+        None
+    );
+    let revoked = store
+        .revoke_certificate(
+            "client-a",
+            &record.id,
+            "issued in error",
+            NOW + 10,
+            "client-a",
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(revoked.status, Status::Revoked);
+    assert_eq!(revoked.revoked_at, Some(NOW + 10));
+    let again = store
+        .revoke_certificate("client-a", &record.id, "other reason", NOW + 20, "client-a")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        again.revoked_at,
+        Some(NOW + 10),
+        "a second revocation changed the record"
+    );
+    assert_eq!(again.revocation_reason.as_deref(), Some("issued in error"));
+    let actions: Vec<String> = store
+        .audit_events(&record.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(actions, ["certificate.created", "certificate.revoked"]);
+}
+
+async fn retention_deletes_data_keeps_record(store: Arc<dyn Store>) {
+    with_clients(store.as_ref()).await;
+    let mut expiring = certificate(
+        "00000000-0000-7000-8000-000000000001",
+        "client-a",
+        "personbevis",
+    );
+    expiring.retain_until = NOW + 100;
+    let kept = certificate(
+        "00000000-0000-7000-8000-000000000002",
+        "client-a",
+        "personbevis",
+    );
+    store
+        .create_certificate(&expiring, None, "client-a")
+        .await
+        .unwrap();
+    store
+        .create_certificate(&kept, None, "client-a")
+        .await
+        .unwrap();
+
+    assert_eq!(store.purge_expired_data(NOW + 99).await.unwrap(), 0);
+    assert_eq!(store.purge_expired_data(NOW + 100).await.unwrap(), 1);
+    let purged = store
+        .certificate("client-a", &expiring.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(purged.data, None);
+    assert_eq!(purged.data_deleted_at, Some(NOW + 100));
+    assert_eq!(purged.status, Status::Active);
+    assert!(store
+        .certificate("client-a", &kept.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .data
+        .is_some());
+    assert_eq!(store.purge_expired_data(NOW + 200).await.unwrap(), 0);
+}
+
+async fn secret_consumed_once(store: Arc<dyn Store>) {
+    let secret = Secret {
+        kind: "pre-authorized_code".into(),
+        hash: "h1".into(),
+        subject_id: "certificate-1".into(),
+        expires_at: NOW + 300,
+    };
+    store.put_secret(&secret).await.unwrap();
+    assert_eq!(
+        store.consume_secret("nonce", "h1", NOW).await.unwrap(),
+        None,
+        "consumed under another kind"
+    );
+    assert_eq!(
+        store
+            .consume_secret("pre-authorized_code", "h1", NOW)
+            .await
+            .unwrap(),
+        Some("certificate-1".into())
+    );
+    assert_eq!(
+        store
+            .consume_secret("pre-authorized_code", "h1", NOW)
+            .await
+            .unwrap(),
+        None
+    );
+
+    let expired = Secret {
+        hash: "h2".into(),
+        ..secret.clone()
+    };
+    store.put_secret(&expired).await.unwrap();
+    assert_eq!(
+        store
+            .consume_secret("pre-authorized_code", "h2", NOW + 300)
+            .await
+            .unwrap(),
+        None,
+        "an expired secret was accepted"
+    );
+}
+
+async fn concurrent_consumers_one_wins(store: Arc<dyn Store>) {
+    let secret = Secret {
+        kind: "c_nonce".into(),
+        hash: "contested".into(),
+        subject_id: "certificate-1".into(),
+        expires_at: NOW + 300,
+    };
+    store.put_secret(&secret).await.unwrap();
+    let attempts: Vec<_> = (0..50)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                store
+                    .consume_secret("c_nonce", "contested", NOW)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut winners = 0;
+    for attempt in attempts {
+        if attempt.await.unwrap().is_some() {
+            winners += 1;
+        }
+    }
+    assert_eq!(winners, 1);
+}
+
+async fn ping_answers(store: Arc<dyn Store>) {
+    store.ping().await.unwrap();
+}
+
+macro_rules! contract {
+    ($backend:ident, $open:ident, [$($case:ident),* $(,)?]) => {
+        mod $backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    if let Some((store, _dir)) = super::$open().await {
+                        super::$case(store).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+contract!(
+    sqlite,
+    open_sqlite,
+    [
+        clients_found_by_key_hash,
+        certificate_visible_only_to_owner,
+        idempotency_replays_and_conflicts,
+        listing_filters_and_pages,
+        revocation_recorded_once,
+        retention_deletes_data_keeps_record,
+        secret_consumed_once,
+        concurrent_consumers_one_wins,
+        ping_answers,
+    ]
+);
+
+contract!(
+    postgres,
+    open_postgres,
+    [
+        clients_found_by_key_hash,
+        certificate_visible_only_to_owner,
+        idempotency_replays_and_conflicts,
+        listing_filters_and_pages,
+        revocation_recorded_once,
+        retention_deletes_data_keeps_record,
+        secret_consumed_once,
+        concurrent_consumers_one_wins,
+        ping_answers,
+    ]
+);
