@@ -117,12 +117,18 @@ impl Server {
             .local_addr()
             .unwrap()
             .port();
+        // The log goes to a file, not a pipe: a pipe nobody reads fills up and blocks the server.
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(data_dir.path().join("serve.log"))
+            .unwrap();
         let mut command = intyg();
         command
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .env("INTYG_DATA_DIR", data_dir.path())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+            .stderr(log);
         for (name, value) in extra_env {
             command.env(name, value);
         }
@@ -176,10 +182,8 @@ impl Server {
         let pid = self.child.id().to_string();
         let _ = Command::new("kill").args(["-TERM", &pid]).status();
         let status = self.child.wait().unwrap();
-        let mut log = String::new();
-        if let Some(mut stderr) = self.child.stderr.take() {
-            let _ = std::io::Read::read_to_string(&mut stderr, &mut log);
-        }
+        let log =
+            std::fs::read_to_string(self.data_dir.path().join("serve.log")).unwrap_or_default();
         (status, log)
     }
 
@@ -187,8 +191,7 @@ impl Server {
     pub fn kill(mut self) -> tempfile::TempDir {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
-        let data_dir = std::mem::replace(&mut self.data_dir, temp_dir());
-        data_dir
+        std::mem::replace(&mut self.data_dir, temp_dir())
     }
 }
 
