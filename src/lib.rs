@@ -2,7 +2,7 @@
 //! channel a person can use: EU identity wallets, Apple and Google wallets, PDFs and post.
 //!
 //! Reading order, following one certificate: [`certificate`] validates the e-service's claims against
-//! the certificate type, [`crypto`] holds the signing keys, [`formats`] turns claims and a key into
+//! the certificate type, [`crypto`] loads the signing keys, [`formats`] turns claims and a key into
 //! signed bytes, [`verify`] checks what was issued, and [`http`] serves all of it.
 
 #![forbid(unsafe_code)]

@@ -18,7 +18,7 @@ use crate::store::{
 /// Delivery channels a certificate may be created for.
 pub const CHANNELS: [&str; 6] = ["wallet", "pass", "google", "pdf", "mailbox", "print"];
 
-/// Longest validity a create request may ask for, in days (100 years).
+/// Maximum validity a create request may ask for, in days (100 years).
 pub const MAX_VALIDITY_DAYS: u32 = 36_500;
 
 /// One invalid value in a request: its JSON pointer and what is wrong with it.
@@ -46,14 +46,14 @@ pub enum ServiceError {
     DataKey(#[from] DataKeyError),
 }
 
-/// Who the certificate is about, as far as delivery needs it.
+/// The holder of a certificate, with what delivery needs to know of them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Holder {
     /// Personnummer or samordningsnummer, YYYYMMDDNNNC, used to match the holder's login.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub personal_identity_number: Option<String>,
-    /// Public P-256 JWK to bind credentials to, when the e-service already knows the wallet key.
+    /// Public P-256 JWK to bind credentials to, when the e-service already has the wallet's key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub jwk: Option<Map<String, Value>>,
@@ -202,8 +202,8 @@ impl CertificateService {
                 };
                 Ok((certificate, false))
             }
-            // The first response's offer was lost with it, so a replay gets a fresh one; the
-            // first code stays valid until it is used or expires.
+            // The client lost the first response and its offer, so a replay gets a fresh offer.
+            // The first code stays valid until it is used or expires.
             CreateOutcome::Replayed(record) => {
                 let mut certificate = self.open(record)?;
                 certificate.offer_link = self.offer_for(&certificate.record, created_at).await?;

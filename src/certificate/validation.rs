@@ -5,7 +5,7 @@ use std::fmt;
 pub struct SchemaViolation {
     /// JSON pointer (RFC 6901) of the offending value; empty for the document itself.
     pub pointer: String,
-    /// What the rule requires, as the JSON Schema validator words it.
+    /// Requirement of the rule, as the JSON Schema validator words it.
     pub message: String,
 }
 

@@ -178,15 +178,15 @@ fn issue_stream(
     Ok(summary)
 }
 
-/// How the input starts: nothing, a first JSON line (JSON Lines), or a whole document.
+/// The start of the input: nothing, a first JSON line (JSON Lines), or a whole document.
 enum FirstRecord {
     Empty,
     JsonLines(Line),
     Document(Value),
 }
 
-/// Reads up to the first line that is a complete JSON value; if the first non-blank line is not
-/// one, the input is read whole as a single (pretty-printed) document.
+/// Reads up to the first non-blank line. If that line is a complete JSON value the input is JSON
+/// Lines, otherwise the input is read whole as one (pretty-printed) document.
 fn read_first_record(reader: &mut impl BufRead, input: &str) -> Result<FirstRecord, String> {
     let mut number = 0;
     let mut line = String::new();
@@ -367,8 +367,8 @@ where
     Ok(())
 }
 
-/// Where credentials go: standard output, or a temporary file beside the target that replaces it
-/// only when everything was written, so a failed run leaves no half-written file.
+/// The destination of credentials: standard output, or a temporary file beside the target that
+/// replaces it only when everything was written, so a failed run leaves no half-written file.
 enum Sink {
     Stdout(BufWriter<io::Stdout>),
     File(BufWriter<tempfile::NamedTempFile>),

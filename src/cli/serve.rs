@@ -82,6 +82,7 @@ async fn serve(config: &Config) -> Result<(), String> {
         AppState {
             service,
             metrics: Arc::new(metrics),
+            clients: Arc::default(),
         },
         config.max_body_bytes,
     );

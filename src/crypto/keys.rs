@@ -171,12 +171,12 @@ impl IssuerKey {
         })
     }
 
-    /// The public JWK with `kid`, `use`, `alg` and `x5c`, as the JWKS publishes it.
+    /// Returns the public JWK with `kid`, `use`, `alg` and `x5c`, as the JWKS publishes it.
     pub fn public_jwk(&self) -> &Map<String, Value> {
         &self.public_jwk
     }
 
-    /// The certificate chain, signing certificate first.
+    /// Returns the certificate chain, signing certificate first.
     pub fn chain(&self) -> &[X509] {
         &self.chain
     }

@@ -21,11 +21,11 @@ use base64::Engine;
 
 /// A key that signs JWS signing inputs.
 pub trait Signer: Send + Sync {
-    /// The JWS `alg` value, such as `ES256`.
+    /// Returns the JWS `alg` value, such as `ES256`.
     fn algorithm(&self) -> &'static str;
-    /// The `kid` under which the public key is published in the JWKS.
+    /// Returns the `kid` under which the public key is published in the JWKS.
     fn key_id(&self) -> &str;
-    /// The certificate chain, leaf first, as base64 DER for the `x5c` header.
+    /// Returns the certificate chain, leaf first, as base64 DER for the `x5c` header.
     fn x5c(&self) -> &[String];
     /// Signs `message` and returns the JWS signature bytes (`r || s` for ECDSA).
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignError>;

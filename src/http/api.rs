@@ -68,11 +68,11 @@ pub struct Validity {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RevokeRequest {
-    /// Why the certificate is revoked, for the audit trail (1 to 500 characters, no personal data).
+    /// Reason for the revocation, for the audit trail (1 to 500 characters, no personal data).
     pub reason: String,
 }
 
-/// Where the certificate's artifacts are. Channels add their links as they are enabled.
+/// Links to the certificate's artifacts. Channels add their links as they are enabled.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Links {
     /// This certificate in the API.

@@ -14,6 +14,36 @@ use crate::store::ApiClient;
 /// Prefix of every API key, so a leaked key is recognisable in a secret scanner.
 pub const API_KEY_PREFIX: &str = "intyg_";
 
+/// How long a looked-up client stays cached. A client's scope change reaches every node within
+/// this time.
+const CLIENT_CACHE_SECONDS: u64 = 60;
+/// Entries after which the cache is emptied, so unbounded key churn cannot grow memory.
+const CLIENT_CACHE_MAX_ENTRIES: usize = 10_000;
+
+/// Clients found by API key hash, so a request does not query the database to authenticate.
+/// Unknown keys are not cached.
+#[derive(Debug, Default)]
+pub struct ClientCache {
+    entries: std::sync::Mutex<std::collections::HashMap<String, (ApiClient, std::time::Instant)>>,
+}
+
+impl ClientCache {
+    fn get(&self, key_hash: &str) -> Option<ApiClient> {
+        let entries = self.entries.lock().ok()?;
+        let (client, stored) = entries.get(key_hash)?;
+        (stored.elapsed().as_secs() < CLIENT_CACHE_SECONDS).then(|| client.clone())
+    }
+
+    fn insert(&self, key_hash: String, client: ApiClient) {
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= CLIENT_CACHE_MAX_ENTRIES {
+                entries.clear();
+            }
+            entries.insert(key_hash, (client, std::time::Instant::now()));
+        }
+    }
+}
+
 /// The authenticated client of a request.
 #[derive(Debug, Clone)]
 pub struct Client(pub ApiClient);
@@ -54,15 +84,25 @@ impl FromRequestParts<AppState> for Client {
             .ok_or_else(|| {
                 Problem::unauthorized("the Authorization header must be Bearer <key>")
             })?;
-        let client = state
-            .service
-            .store
-            .client_by_key_hash(&hash_api_key(key))
-            .await
-            .map_err(|error| {
-                tracing::error!(%error, "cannot look up the API key");
-                Problem::internal()
-            })?;
+        let key_hash = hash_api_key(key);
+        let client = match state.clients.get(&key_hash) {
+            Some(client) => Some(client),
+            None => {
+                let found = state
+                    .service
+                    .store
+                    .client_by_key_hash(&key_hash)
+                    .await
+                    .map_err(|error| {
+                        tracing::error!(%error, "cannot look up the API key");
+                        Problem::internal()
+                    })?;
+                if let Some(client) = &found {
+                    state.clients.insert(key_hash, client.clone());
+                }
+                found
+            }
+        };
         match client {
             Some(client) => {
                 tracing::Span::current().record("client_id", client.id.as_str());

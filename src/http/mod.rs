@@ -25,6 +25,7 @@ use crate::certificate::CertificateService;
 pub struct AppState {
     pub service: CertificateService,
     pub metrics: Arc<PrometheusHandle>,
+    pub clients: Arc<auth::ClientCache>,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

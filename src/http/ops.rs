@@ -25,16 +25,16 @@ async fn health() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// Reports whether the database answers, so a load balancer sends no traffic to a node that
+/// Reports whether the database responds, so a load balancer sends no traffic to a node that
 /// cannot serve it.
 async fn ready(State(state): State<AppState>) -> Response {
     match state.service.store.ping().await {
         Ok(()) => Json(json!({ "status": "ready" })).into_response(),
         Err(error) => {
-            tracing::warn!(%error, "readiness check failed: the database does not answer");
+            tracing::warn!(%error, "readiness check failed: the database does not respond");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "status": "unavailable", "detail": "the database does not answer" })),
+                Json(json!({ "status": "unavailable", "detail": "the database does not respond" })),
             )
                 .into_response()
         }

@@ -15,7 +15,7 @@ pub struct Problem {
     pub kind: String,
     pub title: String,
     pub status: u16,
-    /// What went wrong and what to change.
+    /// Explanation of what went wrong and what to change.
     pub detail: String,
     /// Each invalid value, by JSON pointer into the request body.
     #[serde(skip_serializing_if = "Vec::is_empty")]

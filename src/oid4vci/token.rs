@@ -36,7 +36,7 @@ pub enum TokenError {
 }
 
 impl TokenError {
-    /// The OAuth `error` code.
+    /// Returns the OAuth `error` code.
     pub fn code(&self) -> &'static str {
         match self {
             TokenError::InvalidRequest(_) => "invalid_request",

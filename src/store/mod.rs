@@ -2,9 +2,9 @@
 //! that pass the same contract tests (`tests/store_contract.rs`).
 //!
 //! Every single-use secret is consumed by one atomic `DELETE ... RETURNING`, so two server nodes
-//! sharing a database can never both accept it. Certificate data is stored encrypted (the caller
-//! encrypts; see `crypto::DataKeys`) and its ciphertext is deleted when the retention period ends,
-//! while the record and its status stay.
+//! sharing a database can never both accept it. Certificate data arrives encrypted by the caller
+//! (see `crypto::DataKeys`). Its ciphertext is deleted when the retention period ends, and the
+//! record and its status stay.
 
 mod postgres;
 mod sqlite;
@@ -130,7 +130,7 @@ pub struct ListQuery {
 pub struct Secret {
     pub kind: String,
     pub hash: String,
-    /// What the secret grants access to, such as a certificate id.
+    /// Id of what the secret grants access to, such as a certificate id.
     pub subject_id: String,
     pub expires_at: i64,
 }
@@ -247,7 +247,7 @@ macro_rules! store_impl {
             .bind(&client.key_hash)
             .bind(super::encode_list(&client.types)?)
             .bind(client.created_at)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
             if result.rows_affected() == 0 {
                 return Err(StoreError::Duplicate(format!("a client named {:?}", client.name)));
@@ -396,7 +396,7 @@ macro_rules! store_impl {
                  WHERE retain_until <= $1 AND data_ciphertext IS NOT NULL",
             )
             .bind(now)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
             Ok(result.rows_affected())
         }
@@ -407,7 +407,7 @@ macro_rules! store_impl {
                 .bind(&secret.hash)
                 .bind(&secret.subject_id)
                 .bind(secret.expires_at)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
             Ok(())
         }
@@ -417,7 +417,7 @@ macro_rules! store_impl {
                 .bind(kind)
                 .bind(hash)
                 .bind(now)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.writer)
                 .await?;
             Ok(row.map(|row| row.try_get("subject_id")).transpose()?)
         }

@@ -11,9 +11,14 @@ use super::{
 };
 
 /// The embedded default store: one SQLite file in write-ahead-log mode.
+///
+/// SQLite allows one writer at a time, and a second writer waits in SQLite's busy handler, which
+/// sleeps in steps of milliseconds. Writes therefore go through a pool of one connection, where
+/// they queue in order without sleeping, and reads use a pool of their own.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    writer: SqlitePool,
 }
 
 impl SqliteStore {
@@ -31,27 +36,31 @@ impl SqliteStore {
                 source,
             })?;
         }
-        // NORMAL synchronous mode in WAL is durable against a process crash (the WAL is written
-        // before a transaction is reported committed); only an operating system crash can lose the
-        // last transactions.
+        // NORMAL synchronous mode in WAL is durable against a process crash, because the WAL is
+        // written before a transaction is reported committed. Only an operating system crash can
+        // lose the last transactions.
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        sqlx::migrate!("migrations/sqlite").run(&writer).await?;
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options)
             .await?;
-        sqlx::migrate!("migrations/sqlite").run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self { pool, writer })
     }
 
-    /// Starts a transaction that takes the write lock at once (`BEGIN IMMEDIATE`), so two writers
-    /// queue on the busy timeout instead of failing when a read lock cannot be upgraded.
+    /// Starts a write transaction on the writer connection. `BEGIN IMMEDIATE` takes the write lock
+    /// at once, so a transaction never fails late because a read lock cannot be upgraded.
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Sqlite>, StoreError> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
     }
 }
 

@@ -39,7 +39,7 @@ pub enum VerifyError {
 }
 
 impl VerifyError {
-    /// The stable machine-readable code of this error.
+    /// Returns the stable machine-readable code of this error.
     pub fn code(&self) -> &'static str {
         match self {
             VerifyError::UnknownFormat => "unknown_format",

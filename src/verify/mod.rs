@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 
 use crate::formats::Format;
 
-/// What a verifier trusts and when it checks.
+/// Trust anchors and verification time of a verifier.
 #[derive(Debug, Clone)]
 pub struct VerifyOptions {
     /// Certificates accepted as trust anchors: roots, intermediates or signing certificates.
