@@ -402,6 +402,57 @@ async fn secret_consumed_once(store: Arc<dyn Store>) {
     );
 }
 
+async fn reusable_secret_found_until_expiry(store: Arc<dyn Store>) {
+    let secret = Secret {
+        kind: "download".into(),
+        hash: "d1".into(),
+        subject_id: "certificate-1".into(),
+        expires_at: NOW + 300,
+    };
+    store.put_secret(&secret).await.unwrap();
+    assert_eq!(
+        store.find_secret("download", "d1", NOW).await.unwrap(),
+        Some("certificate-1".into())
+    );
+    assert_eq!(
+        store.find_secret("download", "d1", NOW).await.unwrap(),
+        Some("certificate-1".into()),
+        "finding consumed it"
+    );
+    assert_eq!(
+        store
+            .find_secret("download", "d1", NOW + 300)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(store.find_secret("c_nonce", "d1", NOW).await.unwrap(), None);
+}
+
+async fn certificate_found_by_id_alone(store: Arc<dyn Store>) {
+    with_clients(store.as_ref()).await;
+    let record = certificate(
+        "00000000-0000-7000-8000-000000000001",
+        "client-a",
+        "personbevis",
+    );
+    store
+        .create_certificate(&record, None, "client-a")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.certificate_by_id(&record.id).await.unwrap(),
+        Some(record)
+    );
+    assert_eq!(
+        store
+            .certificate_by_id("00000000-0000-7000-8000-00000000000f")
+            .await
+            .unwrap(),
+        None
+    );
+}
+
 async fn concurrent_consumers_one_wins(store: Arc<dyn Store>) {
     let secret = Secret {
         kind: "c_nonce".into(),
@@ -460,6 +511,8 @@ contract!(
         revocation_recorded_once,
         retention_deletes_data_keeps_record,
         secret_consumed_once,
+        reusable_secret_found_until_expiry,
+        certificate_found_by_id_alone,
         concurrent_consumers_one_wins,
         ping_answers,
     ]
@@ -476,6 +529,8 @@ contract!(
         revocation_recorded_once,
         retention_deletes_data_keeps_record,
         secret_consumed_once,
+        reusable_secret_found_until_expiry,
+        certificate_found_by_id_alone,
         concurrent_consumers_one_wins,
         ping_answers,
     ]

@@ -193,6 +193,19 @@ pub trait Store: Send + Sync + 'static {
 
     async fn put_secret(&self, secret: &Secret) -> Result<(), StoreError>;
 
+    /// Returns the subject of an unexpired secret without consuming it, for tokens that may be
+    /// used more than once, such as download tokens.
+    async fn find_secret(
+        &self,
+        kind: &str,
+        hash: &str,
+        now: i64,
+    ) -> Result<Option<String>, StoreError>;
+
+    /// Returns the certificate `id` whoever owns it, for holder-facing endpoints that authorize
+    /// with a token instead of an API key.
+    async fn certificate_by_id(&self, id: &str) -> Result<Option<CertificateRecord>, StoreError>;
+
     /// Deletes the unexpired secret and returns its subject, in one statement: of any number of
     /// concurrent calls for the same secret, exactly one gets `Some`.
     async fn consume_secret(
@@ -410,6 +423,24 @@ macro_rules! store_impl {
                 .execute(&self.writer)
                 .await?;
             Ok(())
+        }
+
+        async fn find_secret(&self, kind: &str, hash: &str, now: i64) -> Result<Option<String>, StoreError> {
+            let row = sqlx::query("SELECT subject_id FROM secrets WHERE kind = $1 AND hash = $2 AND expires_at > $3")
+                .bind(kind)
+                .bind(hash)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?;
+            Ok(row.map(|row| row.try_get("subject_id")).transpose()?)
+        }
+
+        async fn certificate_by_id(&self, id: &str) -> Result<Option<CertificateRecord>, StoreError> {
+            let row = sqlx::query(&format!("SELECT {CERTIFICATE_COLUMNS} FROM certificates WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+            row.map(|row| certificate_from_row(&row)).transpose()
         }
 
         async fn consume_secret(&self, kind: &str, hash: &str, now: i64) -> Result<Option<String>, StoreError> {
