@@ -11,8 +11,10 @@ use time::OffsetDateTime;
 use crate::crypto::{parse_holder_jwk, DataKeyError, DataKeys};
 use crate::issuer::Issuer;
 use crate::oid4vci::offer::new_offer;
+use crate::oid4vci::{hash_secret, new_secret};
 use crate::store::{
-    ApiClient, CertificateRecord, CreateOutcome, Idempotency, ListQuery, Status, Store, StoreError,
+    ApiClient, CertificateRecord, CreateOutcome, Idempotency, ListQuery, Secret, Status, Store,
+    StoreError,
 };
 
 /// Delivery channels a certificate may be created for.
@@ -82,10 +84,22 @@ pub struct CertificateData {
 pub struct Certificate {
     pub record: CertificateRecord,
     pub data: Option<CertificateData>,
-    /// A credential offer link, present only in the response that created it: the store keeps
-    /// just the hash of its pre-authorized code.
-    pub offer_link: Option<String>,
+    /// Links that carry a secret for the holder. They are present only in the response that
+    /// created them, because the store keeps just the hash of each secret.
+    pub holder_links: HolderLinks,
 }
+
+/// Links for the holder that carry a code or token.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HolderLinks {
+    /// `openid-credential-offer://` link with a pre-authorized code, for the `wallet` channel.
+    pub offer: Option<String>,
+    /// PDF download link with a download token, for the `pdf` channel.
+    pub pdf: Option<String>,
+}
+
+/// Secret kind of the download tokens in PDF links.
+pub const DOWNLOAD_TOKEN: &str = "download";
 
 /// Creates, reads and revokes certificates.
 #[derive(Clone)]
@@ -194,11 +208,11 @@ impl CertificateService {
             CreateOutcome::Created(record) => {
                 metrics::counter!("intyg_certificates_created_total", "type" => record.type_id.clone()).increment(1);
                 tracing::info!(target: "audit", client_id = %client.id, certificate_id = %record.id, type_id = %record.type_id, "certificate created");
-                let offer_link = self.offer_for(&record, created_at).await?;
+                let holder_links = self.holder_links(&record, created_at).await?;
                 let certificate = Certificate {
                     record,
                     data: Some(data),
-                    offer_link,
+                    holder_links,
                 };
                 Ok((certificate, false))
             }
@@ -206,7 +220,8 @@ impl CertificateService {
             // The first code stays valid until it is used or expires.
             CreateOutcome::Replayed(record) => {
                 let mut certificate = self.open(record)?;
-                certificate.offer_link = self.offer_for(&certificate.record, created_at).await?;
+                certificate.holder_links =
+                    self.holder_links(&certificate.record, created_at).await?;
                 Ok((certificate, true))
             }
             CreateOutcome::Conflict { certificate_id } => {
@@ -251,20 +266,61 @@ impl CertificateService {
         Ok(record)
     }
 
-    /// Creates a credential offer when the certificate goes to an EU identity wallet, and stores
-    /// the hash of its pre-authorized code.
-    async fn offer_for(
+    /// Creates the holder links of the certificate's channels: a credential offer for `wallet`
+    /// and a download link for `pdf`. Only the hashes of their secrets are stored.
+    async fn holder_links(
         &self,
         record: &CertificateRecord,
         now: i64,
-    ) -> Result<Option<String>, ServiceError> {
-        if !record.channels.iter().any(|channel| channel == "wallet") {
-            return Ok(None);
+    ) -> Result<HolderLinks, ServiceError> {
+        let random_failed =
+            |error: openssl::error::ErrorStack| DataKeyError::Crypto(error.to_string());
+        let has_channel = |name: &str| record.channels.iter().any(|channel| channel == name);
+        let mut links = HolderLinks::default();
+        if has_channel("wallet") {
+            let offer = new_offer(&self.issuer.issuer_id, &record.id, &record.type_id, now)
+                .map_err(random_failed)?;
+            self.store.put_secret(&offer.secret).await?;
+            links.offer = Some(offer.link);
         }
-        let offer = new_offer(&self.issuer.issuer_id, &record.id, &record.type_id, now)
-            .map_err(|error| DataKeyError::Crypto(error.to_string()))?;
-        self.store.put_secret(&offer.secret).await?;
-        Ok(Some(offer.link))
+        if has_channel("pdf") {
+            let token = new_secret().map_err(random_failed)?;
+            self.store
+                .put_secret(&Secret {
+                    kind: DOWNLOAD_TOKEN.into(),
+                    hash: hash_secret(&token),
+                    subject_id: record.id.clone(),
+                    expires_at: record.valid_until,
+                })
+                .await?;
+            links.pdf = Some(format!(
+                "{}/certificates/{}.pdf?token={token}",
+                self.issuer.issuer_id, record.id
+            ));
+        }
+        Ok(links)
+    }
+
+    /// Returns the certificate a download token opens, if the token is valid for `id`.
+    pub async fn get_with_download_token(
+        &self,
+        id: &str,
+        token: &str,
+        now: i64,
+    ) -> Result<Certificate, ServiceError> {
+        let subject = self
+            .store
+            .find_secret(DOWNLOAD_TOKEN, &hash_secret(token), now)
+            .await?;
+        if subject.as_deref() != Some(id) {
+            return Err(ServiceError::NotFound);
+        }
+        let record = self
+            .store
+            .certificate_by_id(id)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        self.open(record)
     }
 
     fn open(&self, record: CertificateRecord) -> Result<Certificate, ServiceError> {
@@ -281,7 +337,7 @@ impl CertificateService {
         Ok(Certificate {
             record,
             data,
-            offer_link: None,
+            holder_links: HolderLinks::default(),
         })
     }
 }

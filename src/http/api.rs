@@ -82,6 +82,10 @@ pub struct Links {
     /// created the certificate with the `wallet` channel only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub offer: Option<String>,
+    /// Download link of the PDF with its signed 2D code, in the response that created the
+    /// certificate with the `pdf` channel only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pdf: Option<String>,
 }
 
 /// A certificate as the API returns it.
@@ -151,7 +155,8 @@ fn response(
                 "{}/api/v1/certificates/{}",
                 state.service.issuer.issuer_id, record.id
             ),
-            offer: certificate.and_then(|certificate| certificate.offer_link.clone()),
+            offer: certificate.and_then(|certificate| certificate.holder_links.offer.clone()),
+            pdf: certificate.and_then(|certificate| certificate.holder_links.pdf.clone()),
         },
     }
 }
