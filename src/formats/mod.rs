@@ -1,5 +1,6 @@
 //! Output formats. Each is a pure function: certificate data and a signing key in, bytes out.
 
+pub mod base45;
 pub mod jws;
 pub mod sd_jwt_vc;
 pub mod vc_jwt;
