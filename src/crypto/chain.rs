@@ -62,6 +62,6 @@ pub fn verify_chain(
     if ok {
         Ok(())
     } else {
-        Err(ChainError::Untrusted(reason.into()))
+        Err(ChainError::Untrusted(reason))
     }
 }
