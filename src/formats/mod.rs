@@ -3,6 +3,7 @@
 pub mod base45;
 pub mod hcert;
 pub mod jws;
+pub mod pdf;
 pub mod sd_jwt_vc;
 pub mod vc_jwt;
 
