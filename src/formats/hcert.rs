@@ -21,8 +21,6 @@ use ciborium::Value as Cbor;
 use coset::{iana, CoseSign1Builder, HeaderBuilder, TaggedCborSerializable};
 use flate2::write::ZlibEncoder;
 use flate2::Compression;
-use openssl::asn1::Asn1Time;
-use openssl::x509::X509;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -79,7 +77,7 @@ pub fn issue(issuance: &Issuance<'_>, signer: &dyn Signer) -> Result<String, For
         )));
     }
     let certificate_der = signing_certificate_der(signer)?;
-    check_signing_certificate_covers(issuance, &certificate_der)?;
+    check_signing_certificate_covers(issuance, signer)?;
 
     let is_dcc = issuance.certificate_type.id == DCC_TYPE_ID;
     let claims = cwt_claims(issuance, is_dcc);
@@ -200,20 +198,15 @@ fn signing_certificate_der(signer: &dyn Signer) -> Result<Vec<u8>, FormatError> 
 /// expiry after the end of the signing certificate's validity and an issued-at before its start.
 fn check_signing_certificate_covers(
     issuance: &Issuance<'_>,
-    certificate_der: &[u8],
+    signer: &dyn Signer,
 ) -> Result<(), FormatError> {
-    let crypto = |error: openssl::error::ErrorStack| {
-        FormatError::Encode(format!("the signing certificate cannot be read: {error}"))
-    };
-    let certificate = X509::from_der(certificate_der).map_err(crypto)?;
-    let issued_at = Asn1Time::from_unix(issuance.issued_at.unix_timestamp()).map_err(crypto)?;
-    let valid_until = Asn1Time::from_unix(issuance.valid_until.unix_timestamp()).map_err(crypto)?;
-    if certificate.not_before() > issued_at || certificate.not_after() < valid_until {
+    let (not_before, not_after) = signer.certificate_validity()?;
+    if issuance.issued_at < not_before || issuance.valid_until > not_after {
         return Err(FormatError::OutsideSigningCertificate {
             issued_at: rfc3339(issuance.issued_at),
             valid_until: rfc3339(issuance.valid_until),
-            not_before: certificate.not_before().to_string(),
-            not_after: certificate.not_after().to_string(),
+            not_before: rfc3339(not_before),
+            not_after: rfc3339(not_after),
         });
     }
     Ok(())
