@@ -16,7 +16,7 @@ use krilla::num::NormalizedF32;
 use krilla::page::PageSettings;
 use krilla::paint::{Fill, FillRule};
 use krilla::surface::Surface;
-use krilla::Document;
+use krilla::{Document, SerializeSettings};
 use time::OffsetDateTime;
 
 use self::claims::{Label, Row};
@@ -408,7 +408,13 @@ fn draw(
     qr: &QrMatrix,
     pages: &[Vec<Item>],
 ) -> Result<Vec<u8>, FormatError> {
-    let mut document = Document::new();
+    // Content streams stay uncompressed: deflating the QR code's path costs several times the
+    // rest of the rendering, and the page grows by only about 60 KB. Fonts are still compressed.
+    let settings = SerializeSettings {
+        compress_content_streams: false,
+        ..SerializeSettings::default()
+    };
+    let mut document = Document::new_with(settings);
     document.set_metadata(metadata(issuance));
     let page_count = pages.len();
     for (index, items) in pages.iter().enumerate() {
