@@ -13,25 +13,14 @@ use intyg::verify::cbor_to_json;
 use openssl::bn::BigNum;
 use openssl::ecdsa::EcdsaSig;
 use openssl::x509::X509;
-use serde_json::{json, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use common::{crate_root, intyg, vectors, verify_json};
+use common::{crate_root, issue_lines, personbevis_claims, vectors, verify_json};
 
 /// Issues one 2D code a line of `claims` with the development key.
 fn issue_hcert(type_id: &str, claims: &[Value]) -> Vec<String> {
-    let input: String = claims.iter().map(|claims| format!("{claims}\n")).collect();
-    let output = intyg(
-        &["issue", "--type", type_id, "--format", "hcert"],
-        &input,
-        &[],
-    );
-    assert!(output.status.success(), "{output:?}");
-    String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_owned)
-        .collect()
+    issue_lines(type_id, "hcert", claims, &[])
 }
 
 fn signing_certificate() -> X509 {
@@ -176,14 +165,7 @@ fn issued_cbor_is_hcert() {
 
 #[test]
 fn issued_personbevis_structure() {
-    let claims = json!({
-        "given_name": "Åsa", "family_name": "Öberg", "personal_identity_number": "198112289874",
-        "birthdate": "1981-12-28",
-        "address": {"street_address": "Storgatan 1", "postal_code": "111 22", "locality": "Stockholm"},
-        "county": {"code": "01", "name": "Stockholms län"},
-        "municipality": {"code": "0180", "name": "Stockholm"},
-        "extract_date": "2026-12-04"
-    });
+    let claims = personbevis_claims();
     let payloads = issue_hcert("personbevis", std::slice::from_ref(&claims));
     let members = sign1_members(raw_cose(&payloads[0], "INTYG1:"));
     let payload = map_entries(bytes(&members[2]));

@@ -8,10 +8,12 @@ use std::process::Command;
 
 use intyg::certificate::CertificateType;
 use intyg::formats::{pdf, Issuance};
-use serde_json::{json, Value};
+use serde_json::Value;
 use time::macros::datetime;
 
-use common::{crate_root, intyg, tool_available, vectors, verify_json};
+use common::{
+    crate_root, intyg, issue_lines, personbevis_claims, tool_available, vectors, verify_json,
+};
 
 /// Renders the first page of `pdf` at 200 dpi and returns the QR code content zbarimg reads.
 fn read_qr(pdf: &Path) -> String {
@@ -48,37 +50,11 @@ fn extract_text(pdf: &Path) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
-fn personbevis_claims() -> Value {
-    json!({
-        "given_name": "Åsa", "family_name": "Öberg", "personal_identity_number": "198112289874",
-        "birthdate": "1981-12-28",
-        "address": {"street_address": "Storgatan 1", "postal_code": "111 22", "locality": "Stockholm"},
-        "county": {"code": "01", "name": "Stockholms län"},
-        "municipality": {"code": "0180", "name": "Stockholm"},
-        "extract_date": "2026-12-04"
-    })
-}
-
 /// Issues PDFs with `intyg issue --format pdf` and returns the written paths.
 fn issue_pdfs(type_id: &str, claims: &[Value], out: &Path) -> Vec<PathBuf> {
-    let input: String = claims.iter().map(|claims| format!("{claims}\n")).collect();
-    let output = intyg(
-        &[
-            "issue",
-            "--type",
-            type_id,
-            "--format",
-            "pdf",
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        &input,
-        &[],
-    );
-    assert!(output.status.success(), "{output:?}");
-    String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
+    let out = out.to_str().unwrap();
+    issue_lines(type_id, "pdf", claims, &["--out", out])
+        .into_iter()
         .map(PathBuf::from)
         .collect()
 }

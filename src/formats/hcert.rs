@@ -214,34 +214,14 @@ fn check_signing_certificate_covers(
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
     use serde_json::json;
     use time::{Duration, OffsetDateTime};
 
     use super::*;
     use crate::certificate::CertificateType;
     use crate::crypto::IssuerKey;
+    use crate::formats::test_support::{certificate_type, development_key, personbevis_claims};
     use crate::verify::{verify, VerifyOptions};
-
-    fn development_key() -> IssuerKey {
-        let keys = Path::new(env!("CARGO_MANIFEST_DIR")).join("keys-example");
-        IssuerKey::load(
-            &keys.join("issuer-signing.key.pem"),
-            &keys.join("issuer-signing.chain.pem"),
-            OffsetDateTime::now_utc(),
-        )
-        .unwrap()
-    }
-
-    fn certificate_type(id: &str) -> CertificateType {
-        CertificateType::load(
-            &Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("schemas")
-                .join(id),
-        )
-        .unwrap()
-    }
 
     fn dcc_claims() -> serde_json::Map<String, Value> {
         let claims = json!({
@@ -298,15 +278,8 @@ mod tests {
     #[test]
     fn personbevis_round_trip() {
         let key = development_key();
-        let claims = json!({
-            "given_name": "Åsa", "family_name": "Öberg", "personal_identity_number": "198112289874",
-            "birthdate": "1981-12-28",
-            "address": {"street_address": "Storgatan 1", "postal_code": "111 22", "locality": "Stockholm"},
-            "county": {"code": "01", "name": "Stockholms län"},
-            "municipality": {"code": "0180", "name": "Stockholm"},
-            "extract_date": "2026-12-04"
-        });
-        let claims = claims.as_object().unwrap();
+        let claims = personbevis_claims();
+        let claims = &claims;
         let personbevis = certificate_type("personbevis");
         let payload = issue_with(&personbevis, claims, &key, 90).unwrap();
         assert!(payload.starts_with(INTYG_PREFIX), "{payload}");

@@ -5,6 +5,8 @@ pub mod hcert;
 pub mod jws;
 pub mod pdf;
 pub mod sd_jwt_vc;
+#[cfg(test)]
+mod test_support;
 pub mod vc_jwt;
 
 use std::fmt;

@@ -535,47 +535,39 @@ fn texts(pages: &[Vec<Item>]) -> Vec<&str> {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
-    use serde_json::{json, Value};
+    use serde_json::{Map, Value};
     use time::macros::datetime;
 
     use super::*;
     use crate::certificate::CertificateType;
+    use crate::formats::test_support::{certificate_type, personbevis_claims};
 
-    fn personbevis() -> CertificateType {
-        CertificateType::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/personbevis"))
-            .unwrap()
-    }
-
-    fn claims() -> serde_json::Map<String, Value> {
-        json!({
-            "given_name": "Åsa", "family_name": "Öberg", "personal_identity_number": "198112289874",
-            "birthdate": "1981-12-28",
-            "address": {"street_address": "Storgatan 1", "postal_code": "111 22", "locality": "Stockholm"},
-            "county": {"code": "01", "name": "Stockholms län"},
-            "municipality": {"code": "0180", "name": "Stockholm"},
-            "extract_date": "2026-12-04"
-        })
-        .as_object()
-        .unwrap()
-        .clone()
-    }
-
-    fn render_personbevis(certificate_id: &str) -> Vec<u8> {
-        let certificate_type = personbevis();
-        let claims = claims();
-        let issuance = Issuance {
-            certificate_type: &certificate_type,
-            claims: &claims,
+    /// Returns a personbevis issuance with fixed times, borrowing the type and claims.
+    fn issuance<'a>(
+        certificate_type: &'a CertificateType,
+        claims: &'a Map<String, Value>,
+        certificate_id: &'a str,
+    ) -> Issuance<'a> {
+        Issuance {
+            certificate_type,
+            claims,
             issuer: "https://intyg.example",
             certificate_id,
             issued_at: datetime!(2026-12-04 10:00 UTC),
             valid_from: datetime!(2026-12-04 10:00 UTC),
             valid_until: datetime!(2027-03-04 10:00 UTC),
             holder_jwk: None,
-        };
-        render(&issuance, "INTYG1:TEST").unwrap()
+        }
+    }
+
+    fn render_personbevis(certificate_id: &str) -> Vec<u8> {
+        let personbevis = certificate_type("personbevis");
+        let claims = personbevis_claims();
+        render(
+            &issuance(&personbevis, &claims, certificate_id),
+            "INTYG1:TEST",
+        )
+        .unwrap()
     }
 
     #[test]
@@ -595,18 +587,9 @@ mod tests {
 
     #[test]
     fn layout_has_holder_and_claims() {
-        let certificate_type = personbevis();
-        let claims = claims();
-        let issuance = Issuance {
-            certificate_type: &certificate_type,
-            claims: &claims,
-            issuer: "https://intyg.example",
-            certificate_id: "id",
-            issued_at: datetime!(2026-12-04 10:00 UTC),
-            valid_from: datetime!(2026-12-04 10:00 UTC),
-            valid_until: datetime!(2027-03-04 10:00 UTC),
-            holder_jwk: None,
-        };
+        let personbevis = certificate_type("personbevis");
+        let claims = personbevis_claims();
+        let issuance = issuance(&personbevis, &claims, "id");
         let pages = lay_out(&issuance, text::fonts().unwrap());
         let texts = texts(&pages);
         for expected in [

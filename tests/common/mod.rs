@@ -121,6 +121,33 @@ pub fn intyg(args: &[&str], stdin: &str, env: &[(&str, &Path)]) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// Runs `intyg issue --type TYPE --format FORMAT` with `extra` arguments on one JSON line of
+/// claims each, checks that it succeeds, and returns the lines it prints.
+pub fn issue_lines(type_id: &str, format: &str, claims: &[Value], extra: &[&str]) -> Vec<String> {
+    let input: String = claims.iter().map(|claims| format!("{claims}\n")).collect();
+    let mut args = vec!["issue", "--type", type_id, "--format", format];
+    args.extend(extra);
+    let output = intyg(&args, &input, &[]);
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Returns personbevis claims with å, ä and ö in them.
+pub fn personbevis_claims() -> Value {
+    serde_json::json!({
+        "given_name": "Åsa", "family_name": "Öberg", "personal_identity_number": "198112289874",
+        "birthdate": "1981-12-28",
+        "address": {"street_address": "Storgatan 1", "postal_code": "111 22", "locality": "Stockholm"},
+        "county": {"code": "01", "name": "Stockholms län"},
+        "municipality": {"code": "0180", "name": "Stockholm"},
+        "extract_date": "2026-12-04"
+    })
+}
+
 /// Runs `intyg verify --json` on one payload and returns the report and the exit code.
 pub fn verify_json(payload: &str, trust: &Path, at: Option<&str>) -> (Value, i32) {
     let trust = trust.to_str().unwrap();

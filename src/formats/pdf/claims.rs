@@ -181,17 +181,13 @@ fn display_name<'r>(rule: &'r ClaimRule, locale: &str) -> Option<&'r str> {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
     use serde_json::json;
 
     use super::*;
+    use crate::formats::test_support::certificate_type;
 
     fn covid_certificate() -> CertificateType {
-        CertificateType::load(
-            &Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/covid-certificate"),
-        )
-        .unwrap()
+        certificate_type("covid-certificate")
     }
 
     #[test]
