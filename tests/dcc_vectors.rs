@@ -2,7 +2,7 @@
 //! validation clock with its signer certificate as the only trust anchor, decodes to its JSON,
 //! and meets every expected result. Altered payloads are rejected, each with its own error code.
 
-mod common;
+mod pdf_channel;
 
 use std::io::Write;
 
@@ -16,7 +16,7 @@ use intyg::formats::hcert::DCC_PREFIX;
 use intyg::verify::{cbor_to_json, DecodedHcert};
 use serde_json::Value;
 
-use common::{error_codes, intyg, vectors, verify_json, Vector};
+use pdf_channel::{error_codes, intyg, vectors, verify_json, Vector};
 
 #[test]
 fn vectors_verify_with_cli() {
@@ -36,7 +36,8 @@ fn vectors_verify_with_cli() {
 fn vectors_meet_expected_results() {
     let dir = tempfile::tempdir().unwrap();
     let schema =
-        CertificateType::load(&common::crate_root().join("schemas/covid-certificate")).unwrap();
+        CertificateType::load(&pdf_channel::crate_root().join("schemas/covid-certificate"))
+            .unwrap();
     for vector in vectors() {
         let trust = vector.write_signer_pem(dir.path());
         let (report, _) = verify_json(vector.payload(), &trust, Some(vector.validation_clock()));
@@ -233,7 +234,8 @@ fn read_qr_png(png_bytes: &[u8]) -> Option<String> {
 fn schema_rejects_broken_claims() {
     // The schema check above can fail: a DCC without its name does not validate.
     let schema =
-        CertificateType::load(&common::crate_root().join("schemas/covid-certificate")).unwrap();
+        CertificateType::load(&pdf_channel::crate_root().join("schemas/covid-certificate"))
+            .unwrap();
     let mut claims: Value = vectors()[0].claims().clone();
     claims.as_object_mut().unwrap().remove("nam");
     assert!(schema.validate(&claims).is_err());

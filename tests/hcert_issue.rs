@@ -2,7 +2,7 @@
 //! verify like the vectors do, and their raw CBOR has the structure HCERT 1.3 requires, checked
 //! with ciborium and OpenSSL rather than intyg's decoder.
 
-mod common;
+mod pdf_channel;
 
 use std::io::Read;
 
@@ -16,7 +16,7 @@ use openssl::x509::X509;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use common::{crate_root, issue_lines, personbevis_claims, vectors, verify_json};
+use pdf_channel::{crate_root, issue_lines, personbevis_claims, vectors, verify_json};
 
 /// Issues one 2D code a line of `claims` with the development key.
 fn issue_hcert(type_id: &str, claims: &[Value]) -> Vec<String> {

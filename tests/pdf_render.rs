@@ -1,7 +1,7 @@
 //! The PDF read back as a person's tools read it: Poppler's `pdftoppm` renders the page, `zbarimg`
 //! reads the QR code from the picture, and `pdftotext` extracts the Swedish text.
 
-mod common;
+mod pdf_channel;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -11,7 +11,7 @@ use intyg::formats::{pdf, Issuance};
 use serde_json::Value;
 use time::macros::datetime;
 
-use common::{
+use pdf_channel::{
     crate_root, intyg, issue_lines, personbevis_claims, tool_available, vectors, verify_json,
 };
 

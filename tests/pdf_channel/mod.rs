@@ -1,5 +1,5 @@
-//! Helpers shared by the integration tests: the EU DCC test vectors for Sweden, the built
-//! `intyg` binary, and the external tools some tests need.
+//! Helpers shared by the integration tests of the PDF channel: the EU DCC test vectors for
+//! Sweden, the built `intyg` binary, and the external tools some tests need.
 
 #![allow(dead_code)]
 
@@ -104,10 +104,16 @@ pub fn intyg(args: &[&str], stdin: &str, env: &[(&str, &Path)]) -> Output {
     command
         .args(args)
         .current_dir(crate_root())
-        .env("INTYG_LOG", "error")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    // Only the variables a test sets reach the binary, not the caller's configuration.
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("INTYG_") {
+            command.env_remove(name);
+        }
+    }
+    command.env("INTYG_LOG", "error");
     for (name, value) in env {
         command.env(name, value);
     }
