@@ -37,12 +37,9 @@ pub enum Format {
 }
 
 impl Format {
-    pub const ALL: [Format; 4] = [
-        Format::SdJwtVc,
-        Format::VcJwt,
-        Format::JwtVcJson,
-        Format::Hcert,
-    ];
+    /// The credential formats a wallet can be offered through OpenID4VCI. [`Format::Hcert`] is
+    /// not one of them, because the 2D code reaches the holder printed in the PDF.
+    pub const ALL: [Format; 3] = [Format::SdJwtVc, Format::VcJwt, Format::JwtVcJson];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -66,6 +63,7 @@ impl FromStr for Format {
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         Format::ALL
             .into_iter()
+            .chain([Format::Hcert])
             .find(|format| format.as_str() == text)
             .ok_or_else(|| {
                 format!("unknown format {text:?}; use dc+sd-jwt, vc+jwt, jwt_vc_json or hcert")
