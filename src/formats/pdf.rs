@@ -335,16 +335,16 @@ fn holder_rows(issuance: &Issuance<'_>) -> Vec<Row> {
         }
         value.as_str().filter(|text| !text.is_empty())
     };
-    let given = claim(&["given_name"])
+    let given_name = claim(&["given_name"])
         .or_else(|| claim(&["nam", "gn"]))
         .or_else(|| claim(&["nam", "gnt"]));
-    let family = claim(&["family_name"])
+    let family_name = claim(&["family_name"])
         .or_else(|| claim(&["nam", "fn"]))
         .or_else(|| claim(&["nam", "fnt"]));
     let birth_date = claim(&["birthdate"]).or_else(|| claim(&["dob"]));
 
     let mut rows = Vec::new();
-    let name: Vec<&str> = [given, family].into_iter().flatten().collect();
+    let name: Vec<&str> = [given_name, family_name].into_iter().flatten().collect();
     if !name.is_empty() {
         rows.push(field("Namn", "Name", name.join(" ")));
     }
