@@ -194,7 +194,13 @@ impl Config {
         };
         let trust_anchors = trust_anchors.unwrap_or_else(|| {
             if development_keys {
-                vec![bundled_path("keys-example").join("issuer-ca.crt.pem")]
+                // The signing certificate is trusted directly too, because a 2D code names its
+                // signer only by kid and carries no chain up to the CA.
+                let keys = bundled_path("keys-example");
+                vec![
+                    keys.join("issuer-ca.crt.pem"),
+                    keys.join("issuer-signing.chain.pem"),
+                ]
             } else {
                 Vec::new()
             }

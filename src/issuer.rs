@@ -46,6 +46,25 @@ pub struct IssueRequest<'a> {
 impl Issuer {
     /// Validates the claims against the type and issues the credential.
     pub fn issue(&self, request: &IssueRequest<'_>) -> Result<String, IssueError> {
+        self.with_issuance(request, |issuance| {
+            formats::issue(request.format, issuance, self.key.as_ref())
+        })
+    }
+
+    /// Validates the claims against the type and renders the certificate's PDF with its signed
+    /// 2D code. The request's `format` is not used.
+    pub fn issue_pdf(&self, request: &IssueRequest<'_>) -> Result<Vec<u8>, IssueError> {
+        self.with_issuance(request, |issuance| {
+            formats::pdf::issue(issuance, self.key.as_ref())
+        })
+    }
+
+    /// Validates the claims, builds the issuance with its validity period and hands it to `build`.
+    fn with_issuance<T>(
+        &self,
+        request: &IssueRequest<'_>,
+        build: impl FnOnce(&Issuance<'_>) -> Result<T, FormatError>,
+    ) -> Result<T, IssueError> {
         let certificate_type = self.types.get(request.type_id)?;
         certificate_type.validate(request.claims)?;
         let Some(claims) = request.claims.as_object() else {
@@ -71,10 +90,6 @@ impl Issuer {
             valid_until: request.issued_at + Duration::days(i64::from(days)),
             holder_jwk: request.holder_jwk,
         };
-        Ok(formats::issue(
-            request.format,
-            &issuance,
-            self.key.as_ref(),
-        )?)
+        Ok(build(&issuance)?)
     }
 }

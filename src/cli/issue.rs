@@ -4,12 +4,17 @@
 //! a line). A reader thread cuts the lines into chunks, one worker a core validates and signs them,
 //! and the main thread writes the results in input order, so memory stays flat however long the
 //! input is. A rejected line is reported with its number and the rest are still issued.
+//!
+//! With `--format pdf` each worker writes one PDF a certificate into the `--out` directory, named
+//! by the input line number (`000001.pdf`), and the output lists the written paths in input order.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::str::FromStr;
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -31,13 +36,15 @@ pub(super) struct IssueArgs {
     /// Certificate type: a folder name under schemas/, such as covid-certificate.
     #[arg(long = "type", value_name = "TYPE")]
     type_id: String,
-    /// Credential format: dc+sd-jwt, vc+jwt or jwt_vc_json.
+    /// Output format: dc+sd-jwt, vc+jwt, jwt_vc_json, hcert (the signed 2D code payload) or pdf
+    /// (one PDF a certificate, written into the --out directory).
     #[arg(long, value_name = "FORMAT")]
-    format: Format,
+    format: OutputFormat,
     /// Input: one JSON document or JSON Lines; - for standard input.
     #[arg(long = "in", value_name = "PATH|-", default_value = "-")]
     input: String,
-    /// Output file, written whole or not at all [default: standard output].
+    /// Output file, written whole or not at all [default: standard output]. With --format pdf,
+    /// the existing directory that receives the PDFs.
     #[arg(long, value_name = "PATH")]
     out: Option<PathBuf>,
     /// The holder's public JWK (JSON file); each credential is bound to it with cnf.jwk.
@@ -46,6 +53,37 @@ pub(super) struct IssueArgs {
     /// Validity in days [default: the certificate type's default_validity_days].
     #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..=36500))]
     validity_days: Option<u32>,
+}
+
+/// The output of `intyg issue`: credentials, one a line, or PDFs, one file a certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OutputFormat {
+    Credential(Format),
+    Pdf,
+}
+
+impl FromStr for OutputFormat {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if text == "pdf" {
+            return Ok(OutputFormat::Pdf);
+        }
+        Format::from_str(text)
+            .map(OutputFormat::Credential)
+            .map_err(|_| {
+                format!("unknown format {text:?}; use dc+sd-jwt, vc+jwt, jwt_vc_json, hcert or pdf")
+            })
+    }
+}
+
+impl fmt::Display for OutputFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OutputFormat::Credential(format) => format.fmt(f),
+            OutputFormat::Pdf => f.write_str("pdf"),
+        }
+    }
 }
 
 /// Lines per chunk handed to a worker: large enough that channel overhead is negligible next to
@@ -91,6 +129,9 @@ fn prepare(
     args: &IssueArgs,
     config: &Config,
 ) -> Result<(Issuer, Option<Map<String, Value>>), String> {
+    if args.format == OutputFormat::Pdf {
+        check_pdf_directory(args.out.as_deref())?;
+    }
     let types = TypeRegistry::load(&config.schemas_dir).map_err(|error| error.to_string())?;
     types
         .get(&args.type_id)
@@ -106,6 +147,23 @@ fn prepare(
         issuer_id: config.public_url.clone(),
     };
     Ok((issuer, holder_jwk))
+}
+
+/// Checks that `--out` names an existing directory, as `--format pdf` needs.
+fn check_pdf_directory(out: Option<&Path>) -> Result<(), String> {
+    let Some(directory) = out else {
+        return Err(
+            "--format pdf writes one file a certificate, so it needs --out DIR naming an existing directory"
+                .into(),
+        );
+    };
+    if !directory.is_dir() {
+        return Err(format!(
+            "--out {} is not a directory; --format pdf writes one PDF a certificate into an existing directory, so create it first",
+            directory.display()
+        ));
+    }
+    Ok(())
 }
 
 fn read_holder_jwk(path: &Path) -> Result<Map<String, Value>, String> {
@@ -139,7 +197,12 @@ fn issue_stream(
     let mut reader = BufReader::with_capacity(1 << 16, source);
     let first = read_first_record(&mut reader, &args.input)?;
 
-    let mut sink = Sink::open(args.out.as_deref())?;
+    // PDFs go into the --out directory, and the output lists their paths.
+    let sink_path = match args.format {
+        OutputFormat::Credential(_) => args.out.as_deref(),
+        OutputFormat::Pdf => None,
+    };
+    let mut sink = Sink::open(sink_path)?;
     let progress = Progress::new();
     let mut summary = Summary::default();
     let mut record = |outcome: Outcome, sink: &mut Sink| -> Result<(), String> {
@@ -174,7 +237,7 @@ fn issue_stream(
         }
     }
     progress.finish();
-    sink.commit(args.out.as_deref())?;
+    sink.commit(sink_path)?;
     Ok(summary)
 }
 
@@ -250,18 +313,59 @@ fn issue_line(
     claims: &Value,
 ) -> Outcome {
     let certificate_id = uuid::Uuid::new_v4().to_string();
+    let format = match args.format {
+        OutputFormat::Credential(format) => format,
+        OutputFormat::Pdf => Format::Hcert,
+    };
     let request = IssueRequest {
         type_id: &args.type_id,
-        format: args.format,
+        format,
         claims,
         holder_jwk,
         certificate_id: &certificate_id,
         issued_at: OffsetDateTime::now_utc(),
         validity_days: args.validity_days,
     };
-    issuer
-        .issue(&request)
-        .map_err(|error| format!("line {number}: {error}"))
+    match (args.format, &args.out) {
+        (OutputFormat::Pdf, Some(directory)) => {
+            let pdf = issuer
+                .issue_pdf(&request)
+                .map_err(|error| format!("line {number}: {error}"))?;
+            write_pdf(directory, number, &pdf).map_err(|error| format!("line {number}: {error}"))
+        }
+        (OutputFormat::Pdf, None) => Err(format!(
+            "line {number}: --format pdf needs --out DIR naming an existing directory"
+        )),
+        (OutputFormat::Credential(_), _) => issuer
+            .issue(&request)
+            .map_err(|error| format!("line {number}: {error}")),
+    }
+}
+
+/// Writes `pdf` as `directory/NNNNNN.pdf`, named by the input line number, through a temporary
+/// file in the same directory, so the file appears whole or not at all. Returns its path.
+fn write_pdf(directory: &Path, number: usize, pdf: &[u8]) -> Result<String, String> {
+    let path = directory.join(format!("{number:06}.pdf"));
+    let mut file = tempfile::NamedTempFile::new_in(directory)
+        .map_err(|error| format!("cannot create a file in {}: {error}", directory.display()))?;
+    // A temporary file is private (mode 0600), and a PDF is readable like any other file.
+    #[cfg(unix)]
+    let readable = std::os::unix::fs::PermissionsExt::from_mode(0o644);
+    #[cfg(unix)]
+    file.as_file()
+        .set_permissions(readable)
+        .map_err(|error| format!("cannot set the permissions of {}: {error}", path.display()))?;
+    file.write_all(pdf)
+        .and_then(|()| file.as_file().sync_all())
+        .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
+    file.persist(&path).map_err(|error| {
+        format!(
+            "cannot move the PDF into {}: {}",
+            path.display(),
+            error.error
+        )
+    })?;
+    Ok(path.display().to_string())
 }
 
 /// Runs `work` over every line on `workers` threads and hands the outcomes to `deliver` in input

@@ -43,6 +43,7 @@ pub struct IssuerKey {
     chain: Vec<X509>,
     x5c: Vec<String>,
     public_jwk: Map<String, Value>,
+    not_before: OffsetDateTime,
     not_after: OffsetDateTime,
 }
 
@@ -133,6 +134,7 @@ impl IssuerKey {
                 not_before: leaf.not_before().to_string(),
             });
         }
+        let not_before = asn1_to_offset(leaf.not_before()).map_err(crypto(chain_path))?;
         let not_after = asn1_to_offset(leaf.not_after()).map_err(crypto(chain_path))?;
 
         let pkcs8 = key.private_key_to_pem_pkcs8().map_err(crypto(key_path))?;
@@ -167,6 +169,7 @@ impl IssuerKey {
             chain,
             x5c,
             public_jwk,
+            not_before,
             not_after,
         })
     }
@@ -204,6 +207,10 @@ impl Signer for IssuerKey {
         self.signer
             .sign(message)
             .map_err(|error| SignError(error.to_string()))
+    }
+
+    fn certificate_validity(&self) -> Result<(OffsetDateTime, OffsetDateTime), SignError> {
+        Ok((self.not_before, self.not_after))
     }
 }
 

@@ -18,6 +18,10 @@ pub use keys::{IssuerKey, KeyError};
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
+use openssl::x509::X509;
+use time::OffsetDateTime;
+
+use keys::asn1_to_offset;
 
 /// A key that signs JWS signing inputs.
 pub trait Signer: Send + Sync {
@@ -29,6 +33,25 @@ pub trait Signer: Send + Sync {
     fn x5c(&self) -> &[String];
     /// Signs `message` and returns the JWS signature bytes (`r || s` for ECDSA).
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignError>;
+
+    /// Returns the validity period (not before, not after) of the signing certificate, the
+    /// first entry of [`Signer::x5c`]. This default parses the certificate on every call, which
+    /// took about 0.1 ms with OpenSSL 3 in the HCERT benchmark, so a key that keeps its
+    /// certificate parsed overrides it.
+    fn certificate_validity(&self) -> Result<(OffsetDateTime, OffsetDateTime), SignError> {
+        let failed = |detail: String| SignError(format!("the signing certificate: {detail}"));
+        let leaf = self
+            .x5c()
+            .first()
+            .ok_or_else(|| failed("missing from the chain".into()))?;
+        let der = b64_std_decode(leaf).map_err(|error| failed(error.to_string()))?;
+        let certificate = X509::from_der(&der).map_err(|error| failed(error.to_string()))?;
+        let not_before =
+            asn1_to_offset(certificate.not_before()).map_err(|error| failed(error.to_string()))?;
+        let not_after =
+            asn1_to_offset(certificate.not_after()).map_err(|error| failed(error.to_string()))?;
+        Ok((not_before, not_after))
+    }
 }
 
 /// A signing operation that failed inside the crypto library.

@@ -1,7 +1,12 @@
 //! Output formats. Each is a pure function: certificate data and a signing key in, bytes out.
 
+pub mod base45;
+pub mod hcert;
 pub mod jws;
+pub mod pdf;
 pub mod sd_jwt_vc;
+#[cfg(test)]
+mod test_support;
 pub mod vc_jwt;
 
 use std::fmt;
@@ -13,7 +18,8 @@ use time::OffsetDateTime;
 use crate::certificate::CertificateType;
 use crate::crypto::{SignError, Signer};
 
-/// A credential format that intyg issues, named by its OpenID4VCI 1.0 format identifier.
+/// A credential format that intyg issues, named by its OpenID4VCI 1.0 format identifier, or for
+/// the 2D code, which OpenID4VCI does not define, by `hcert`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Format {
     /// IETF SD-JWT VC (`dc+sd-jwt`).
@@ -25,9 +31,14 @@ pub enum Format {
     /// W3C VC Data Model 1.1 in a JWT `vc` claim (`jwt_vc_json`).
     #[serde(rename = "jwt_vc_json")]
     JwtVcJson,
+    /// The signed 2D code payload: HCERT (`HC1:`) for a DCC, intyg's own code (`INTYG1:`) otherwise.
+    #[serde(rename = "hcert")]
+    Hcert,
 }
 
 impl Format {
+    /// The credential formats a wallet can be offered through OpenID4VCI. [`Format::Hcert`] is
+    /// not one of them, because the 2D code reaches the holder printed in the PDF.
     pub const ALL: [Format; 3] = [Format::SdJwtVc, Format::VcJwt, Format::JwtVcJson];
 
     pub fn as_str(self) -> &'static str {
@@ -35,6 +46,7 @@ impl Format {
             Format::SdJwtVc => "dc+sd-jwt",
             Format::VcJwt => "vc+jwt",
             Format::JwtVcJson => "jwt_vc_json",
+            Format::Hcert => "hcert",
         }
     }
 }
@@ -51,8 +63,11 @@ impl FromStr for Format {
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         Format::ALL
             .into_iter()
+            .chain([Format::Hcert])
             .find(|format| format.as_str() == text)
-            .ok_or_else(|| format!("unknown format {text:?}; use dc+sd-jwt, vc+jwt or jwt_vc_json"))
+            .ok_or_else(|| {
+                format!("unknown format {text:?}; use dc+sd-jwt, vc+jwt, jwt_vc_json or hcert")
+            })
     }
 }
 
@@ -82,6 +97,15 @@ pub enum FormatError {
     ReservedClaim(String),
     #[error("cannot encode the credential: {0}")]
     Encode(String),
+    #[error("the 2D code payload has {size} characters, more than the {limit} that fit the largest QR code intyg prints; shorten the claims or leave out optional ones")]
+    PayloadTooLarge { size: usize, limit: usize },
+    #[error("the certificate is issued at {issued_at} and valid until {valid_until}, but its signing certificate is valid only from {not_before} to {not_after}, and HCERT forbids a 2D code outside that period; shorten the validity (--validity-days) or sign with a certificate that covers it")]
+    OutsideSigningCertificate {
+        issued_at: String,
+        valid_until: String,
+        not_before: String,
+        not_after: String,
+    },
 }
 
 /// Issues one credential in `format`.
@@ -94,6 +118,7 @@ pub fn issue(
         Format::SdJwtVc => sd_jwt_vc::issue(issuance, signer),
         Format::VcJwt => vc_jwt::issue_vc_jwt(issuance, signer),
         Format::JwtVcJson => vc_jwt::issue_jwt_vc_json(issuance, signer),
+        Format::Hcert => hcert::issue(issuance, signer),
     }
 }
 

@@ -3,16 +3,24 @@ use crate::crypto::ChainError;
 /// One reason a credential is not valid. Each has a stable code for `--json` output and the API.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VerifyError {
-    #[error("the input is not a credential format intyg knows (dc+sd-jwt, vc+jwt, jwt_vc_json)")]
+    #[error("the input is not a credential format intyg knows (dc+sd-jwt, vc+jwt, jwt_vc_json, or a 2D code starting with HC1: or INTYG1:)")]
     UnknownFormat,
     #[error("the credential is malformed: {0}")]
     Malformed(String),
-    #[error("the JWS algorithm {0:?} is not accepted; intyg accepts ES256")]
+    #[error("the signature algorithm {0:?} is not accepted; intyg accepts ES256")]
     UnsupportedAlgorithm(String),
     #[error("the JWS has no x5c header and no trust anchor matches its kid {0:?}")]
     NoKey(String),
+    #[error("no trusted certificate has the 2D code's kid {0} (base64 of the first 8 bytes of the SHA-256 of the signing certificate's DER); pass the signing certificate with --trust")]
+    UnknownKid(String),
     #[error("the signature does not match the signed data")]
     SignatureInvalid,
+    #[error("the signing certificate is valid from {not_before} to {not_after}, not at {at}")]
+    SignerNotValid {
+        not_before: String,
+        not_after: String,
+        at: String,
+    },
     #[error("the signing certificate is not trusted: {0}")]
     UntrustedChain(ChainError),
     #[error("the typ header is {found:?}, expected {expected:?}")]
@@ -46,7 +54,9 @@ impl VerifyError {
             VerifyError::Malformed(_) => "malformed",
             VerifyError::UnsupportedAlgorithm(_) => "unsupported_algorithm",
             VerifyError::NoKey(_) => "no_key",
+            VerifyError::UnknownKid(_) => "unknown_kid",
             VerifyError::SignatureInvalid => "signature_invalid",
+            VerifyError::SignerNotValid { .. } => "signer_not_valid",
             VerifyError::UntrustedChain(_) => "untrusted_chain",
             VerifyError::WrongTyp { .. } => "wrong_typ",
             VerifyError::Expired { .. } => "expired",

@@ -98,8 +98,9 @@ impl<'a> DecodedJws<'a> {
     }
 }
 
-/// Verifies an ES256 JWS signature with the public key of `certificate`.
-fn signature_matches(certificate: &X509, message: &[u8], signature: &[u8]) -> bool {
+/// Verifies an ES256 signature in raw `r || s` form, as JWS and COSE both carry it, with the
+/// public key of `certificate`.
+pub(super) fn signature_matches(certificate: &X509, message: &[u8], signature: &[u8]) -> bool {
     let Ok(public_key) = certificate.public_key() else {
         return false;
     };

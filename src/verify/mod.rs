@@ -2,11 +2,13 @@
 //! certificate chain, `typ`, validity times and (for SD-JWT VC) every disclosure are checked.
 
 mod error;
+mod hcert;
 mod jws;
 mod sd_jwt;
 mod vc;
 
 pub use error::VerifyError;
+pub use hcert::{cbor_to_json, DecodedHcert};
 pub use jws::DecodedJws;
 
 use openssl::x509::X509;
@@ -56,13 +58,19 @@ pub fn verify(input: &str, options: &VerifyOptions) -> Verification {
         Ok(Format::SdJwtVc) => sd_jwt::verify(input, options),
         Ok(Format::VcJwt) => vc::verify_vc_jwt(input, options),
         Ok(Format::JwtVcJson) => vc::verify_jwt_vc_json(input, options),
+        Ok(Format::Hcert) => hcert::verify(input, options),
         Err(error) => Verification::failed(None, error),
     }
 }
 
-/// Tells the format from the serialization: `~` separators mean SD-JWT, otherwise the JWS `typ`
-/// decides, and for any other `typ` the payload (a `vc` claim, or a VCDM 2.0 `@context`).
+/// Tells the format from the serialization: an `HC1:` or `INTYG1:` prefix means a 2D code, `~`
+/// separators mean SD-JWT, otherwise the JWS `typ` decides, and for any other `typ` the payload
+/// (a `vc` claim, or a VCDM 2.0 `@context`).
 pub fn detect_format(input: &str) -> Result<Format, VerifyError> {
+    // Checked first, because the Base45 alphabet contains '.', which would look like JWS parts.
+    if hcert::has_prefix(input) {
+        return Ok(Format::Hcert);
+    }
     if input.contains('~') {
         return Ok(Format::SdJwtVc);
     }
