@@ -404,3 +404,60 @@ async fn operations_endpoints() {
     assert!(!log.contains("Öberg"), "personal data in the log");
     assert!(!log.contains(&api.key), "API key in the log");
 }
+
+#[tokio::test]
+async fn pdf_link_downloads_until_revoked() {
+    let api = Api::start();
+    let (status, created) = api.create(&personbevis(), None).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let link = created["links"]["pdf"].as_str().unwrap().to_owned();
+    assert!(link.starts_with(&api.url("/certificates/")), "{link}");
+
+    let (status, fetched) = api
+        .get(
+            &format!("/api/v1/certificates/{}", created["id"].as_str().unwrap()),
+            &api.key,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        fetched["links"].get("pdf").is_none(),
+        "a later read must not reveal the token"
+    );
+
+    let response = api.http.get(&link).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "application/pdf");
+    let pdf = response.bytes().await.unwrap();
+    assert!(pdf.starts_with(b"%PDF-"));
+    // The token may be used again.
+    assert_eq!(
+        api.http.get(&link).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+
+    let (base, _) = link.split_once("?token=").unwrap();
+    let wrong = api
+        .http
+        .get(format!("{base}?token=not-the-token"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::NOT_FOUND);
+    let missing = api.http.get(base).send().await.unwrap();
+    assert_eq!(missing.status(), StatusCode::UNAUTHORIZED);
+
+    let id = created["id"].as_str().unwrap();
+    let revoked = api
+        .http
+        .post(api.url(&format!("/api/v1/certificates/{id}/revoke")))
+        .bearer_auth(&api.key)
+        .json(&json!({ "reason": "replaced" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::OK);
+    let gone = api.http.get(&link).send().await.unwrap();
+    assert_eq!(gone.status(), StatusCode::GONE);
+    assert_problem(&gone.json().await.unwrap(), 410, None);
+}

@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod auth;
+mod holder;
 mod keys;
 pub mod openapi;
 mod ops;
@@ -39,6 +40,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .merge(openapi::routes())
         .merge(keys::routes(&issuer_id))
         .merge(wallet::routes())
+        .merge(holder::routes())
         .route_layer(axum::middleware::from_fn(ops::record_metrics))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(
