@@ -19,7 +19,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// `GET /certificates/{id}.pdf?token=...`: renders the certificate's PDF with a freshly signed 2D
-/// code. A revoked certificate, or one whose data was deleted, answers 410 Gone.
+/// code. A revoked certificate, or one whose data was deleted, gets 410 Gone.
 async fn download_pdf(
     State(state): State<AppState>,
     Path(file): Path<String>,
