@@ -141,28 +141,6 @@ async fn sigkill_keeps_every_acknowledged_create() {
     );
 }
 
-/// Returns a database URL whose connections use a fresh schema, or `None` with the skip reason.
-async fn postgres_schema() -> Option<String> {
-    let Ok(url) = std::env::var("INTYG_TEST_DATABASE_URL") else {
-        if std::env::var_os("CI").is_some() {
-            panic!("INTYG_TEST_DATABASE_URL is not set, and CI must run the two-node test");
-        }
-        eprintln!("skipped: INTYG_TEST_DATABASE_URL is not set, so the two-node PostgreSQL test did not run");
-        return None;
-    };
-    let schema = format!("nodes_{}", uuid::Uuid::new_v4().simple());
-    let admin = sqlx::PgPool::connect(&url).await.unwrap();
-    sqlx::query(&format!("CREATE SCHEMA {schema}"))
-        .execute(&admin)
-        .await
-        .unwrap();
-    admin.close().await;
-    let separator = if url.contains('?') { '&' } else { '?' };
-    Some(format!(
-        "{url}{separator}options=-c%20search_path%3D{schema}"
-    ))
-}
-
 fn pre_authorized_code(offer_link: &str) -> String {
     let encoded = offer_link
         .strip_prefix("openid-credential-offer://?credential_offer=")
@@ -187,7 +165,7 @@ fn pre_authorized_code(offer_link: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_nodes_accept_a_code_once() {
-    let Some(database) = postgres_schema().await else {
+    let Some(database) = postgres_test_url("the two-node PostgreSQL test").await else {
         return;
     };
     let env = [("INTYG_DATABASE", database.as_str())];

@@ -4,6 +4,8 @@
 //! `postgres://postgres@127.0.0.1:5432/test`); each test gets a schema of its own there. Without
 //! the variable the PostgreSQL tests print that they were skipped, except in CI, where they fail.
 
+mod common;
+
 use std::sync::Arc;
 
 use intyg::store::{
@@ -20,26 +22,9 @@ async fn open_sqlite() -> Option<(Arc<dyn Store>, tempfile::TempDir)> {
 }
 
 async fn open_postgres() -> Option<(Arc<dyn Store>, tempfile::TempDir)> {
-    let Ok(url) = std::env::var("INTYG_TEST_DATABASE_URL") else {
-        if std::env::var_os("CI").is_some() {
-            panic!(
-                "INTYG_TEST_DATABASE_URL is not set, and CI must run the PostgreSQL contract tests"
-            );
-        }
-        eprintln!("skipped: INTYG_TEST_DATABASE_URL is not set, so the PostgreSQL contract tests did not run");
-        return None;
-    };
-    let schema = format!("contract_{}", uuid::Uuid::new_v4().simple());
-    let admin = sqlx::PgPool::connect(&url).await.unwrap();
-    sqlx::query(&format!("CREATE SCHEMA {schema}"))
-        .execute(&admin)
-        .await
-        .unwrap();
-    admin.close().await;
-    let separator = if url.contains('?') { '&' } else { '?' };
-    let scoped = format!("{url}{separator}options=-c%20search_path%3D{schema}");
+    let url = common::postgres_test_url("the PostgreSQL contract tests").await?;
     Some((
-        intyg::store::open(&scoped).await.unwrap(),
+        intyg::store::open(&url).await.unwrap(),
         tempfile::tempdir().unwrap(),
     ))
 }

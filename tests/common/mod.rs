@@ -201,3 +201,26 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// Returns a PostgreSQL URL whose connections use a fresh schema, from `INTYG_TEST_DATABASE_URL`.
+/// Without the variable it prints that `what` was skipped and returns `None`; in CI it fails.
+pub async fn postgres_test_url(what: &str) -> Option<String> {
+    let Ok(url) = std::env::var("INTYG_TEST_DATABASE_URL") else {
+        if std::env::var_os("CI").is_some() {
+            panic!("INTYG_TEST_DATABASE_URL is not set, and CI must run {what}");
+        }
+        eprintln!("skipped: INTYG_TEST_DATABASE_URL is not set, so {what} did not run");
+        return None;
+    };
+    let schema = format!("test_{}", uuid::Uuid::new_v4().simple());
+    let admin = sqlx::PgPool::connect(&url).await.unwrap();
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    admin.close().await;
+    let separator = if url.contains('?') { '&' } else { '?' };
+    Some(format!(
+        "{url}{separator}options=-c%20search_path%3D{schema}"
+    ))
+}
