@@ -91,10 +91,7 @@ async fn certificate_visible_only_to_owner(store: Arc<dyn Store>) {
         "client-a",
         "personbevis",
     );
-    let outcome = store
-        .create_certificate(&record, None, "client-a")
-        .await
-        .unwrap();
+    let outcome = store.create_certificate(&record, None).await.unwrap();
     assert_eq!(outcome, CreateOutcome::Created(record.clone()));
     assert_eq!(
         store.certificate("client-a", &record.id).await.unwrap(),
@@ -127,17 +124,11 @@ async fn idempotency_replays_and_conflicts(store: Arc<dyn Store>) {
         "personbevis",
     );
     assert_eq!(
-        store
-            .create_certificate(&first, Some(&key), "client-a")
-            .await
-            .unwrap(),
+        store.create_certificate(&first, Some(&key)).await.unwrap(),
         CreateOutcome::Created(first.clone())
     );
     assert_eq!(
-        store
-            .create_certificate(&second, Some(&key), "client-a")
-            .await
-            .unwrap(),
+        store.create_certificate(&second, Some(&key)).await.unwrap(),
         CreateOutcome::Replayed(first.clone())
     );
     let other_body = Idempotency {
@@ -146,7 +137,7 @@ async fn idempotency_replays_and_conflicts(store: Arc<dyn Store>) {
     };
     assert_eq!(
         store
-            .create_certificate(&second, Some(&other_body), "client-a")
+            .create_certificate(&second, Some(&other_body))
             .await
             .unwrap(),
         CreateOutcome::Conflict {
@@ -160,10 +151,7 @@ async fn idempotency_replays_and_conflicts(store: Arc<dyn Store>) {
         "personbevis",
     );
     assert_eq!(
-        store
-            .create_certificate(&of_b, Some(&key), "client-b")
-            .await
-            .unwrap(),
+        store.create_certificate(&of_b, Some(&key)).await.unwrap(),
         CreateOutcome::Created(of_b.clone())
     );
     assert_eq!(
@@ -186,7 +174,7 @@ async fn listing_filters_and_pages(store: Arc<dyn Store>) {
     {
         let id = format!("00000000-0000-7000-8000-00000000000{index}");
         store
-            .create_certificate(&certificate(&id, "client-a", type_id), None, "client-a")
+            .create_certificate(&certificate(&id, "client-a", type_id), None)
             .await
             .unwrap();
     }
@@ -198,7 +186,6 @@ async fn listing_filters_and_pages(store: Arc<dyn Store>) {
                 "personbevis",
             ),
             None,
-            "client-b",
         )
         .await
         .unwrap();
@@ -257,10 +244,7 @@ async fn revocation_recorded_once(store: Arc<dyn Store>) {
         "client-a",
         "personbevis",
     );
-    store
-        .create_certificate(&record, None, "client-a")
-        .await
-        .unwrap();
+    store.create_certificate(&record, None).await.unwrap();
     assert_eq!(
         store
             .revoke_certificate("client-b", &record.id, "x", NOW, "client-b")
@@ -315,14 +299,8 @@ async fn retention_deletes_data_keeps_record(store: Arc<dyn Store>) {
         "client-a",
         "personbevis",
     );
-    store
-        .create_certificate(&expiring, None, "client-a")
-        .await
-        .unwrap();
-    store
-        .create_certificate(&kept, None, "client-a")
-        .await
-        .unwrap();
+    store.create_certificate(&expiring, None).await.unwrap();
+    store.create_certificate(&kept, None).await.unwrap();
 
     assert_eq!(store.purge_expired_data(NOW + 99).await.unwrap(), 0);
     assert_eq!(store.purge_expired_data(NOW + 100).await.unwrap(), 1);
@@ -421,10 +399,7 @@ async fn certificate_found_by_id_alone(store: Arc<dyn Store>) {
         "client-a",
         "personbevis",
     );
-    store
-        .create_certificate(&record, None, "client-a")
-        .await
-        .unwrap();
+    store.create_certificate(&record, None).await.unwrap();
     assert_eq!(
         store.certificate_by_id(&record.id).await.unwrap(),
         Some(record)

@@ -29,7 +29,10 @@ for _ in $(seq 1 50); do curl -sf http://127.0.0.1:$port/health >/dev/null && br
 echo "== $backend: maximum rate, wrk 2 threads, 32 connections, 20 s"
 wrk -t2 -c32 -d20s --latency -s benches/load/create.lua http://127.0.0.1:$port/api/v1/certificates
 
-echo "== $backend: fixed 2,000 creates a second, hey 20 workers x 100/s, 20 s"
+echo "== $backend: maximum rate with an Idempotency-Key on every request, wrk as above"
+wrk -t2 -c32 -d20s --latency -s benches/load/create-idempotent.lua http://127.0.0.1:$port/api/v1/certificates
+
+echo "== $backend: fixed 2,000 creates a second, hey 40 workers x 50/s, 20 s"
 body=$(sed -n 's/^wrk.body = \[\[\(.*\)\]\]$/\1/p' benches/load/create.lua)
-hey -z 20s -c 20 -q 100 -m POST -T application/json -H "Authorization: Bearer $INTYG_API_KEY" \
+hey -z 20s -c 40 -q 50 -m POST -T application/json -H "Authorization: Bearer $INTYG_API_KEY" \
   -d "$body" http://127.0.0.1:$port/api/v1/certificates | sed -n '/Summary/,/Status code/p'

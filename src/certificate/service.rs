@@ -202,7 +202,7 @@ impl CertificateService {
 
         match self
             .store
-            .create_certificate(&record, idempotency.as_ref(), &client.id)
+            .create_certificate(&record, idempotency.as_ref())
             .await?
         {
             CreateOutcome::Created(record) => {

@@ -154,13 +154,13 @@ pub trait Store: Send + Sync + 'static {
     async fn add_client(&self, client: &ApiClient) -> Result<(), StoreError>;
     async fn client_by_key_hash(&self, key_hash: &str) -> Result<Option<ApiClient>, StoreError>;
 
-    /// Inserts a certificate and its audit event in one transaction. With an idempotency key, a
-    /// repeated key returns the first certificate (same body) or a conflict (other body).
+    /// Inserts a certificate. A database trigger records the audit event, with the owning client
+    /// as the actor, in the same statement. With an idempotency key, a repeated key returns the
+    /// first certificate (same body) or a conflict (other body).
     async fn create_certificate(
         &self,
         certificate: &CertificateRecord,
         idempotency: Option<&Idempotency>,
-        actor: &str,
     ) -> Result<CreateOutcome, StoreError>;
 
     /// Returns the certificate if it exists and belongs to `client_id`.
@@ -290,10 +290,15 @@ macro_rules! store_impl {
             &self,
             certificate: &CertificateRecord,
             idempotency: Option<&Idempotency>,
-            actor: &str,
         ) -> Result<CreateOutcome, StoreError> {
+            // Without an idempotency key one INSERT is the whole operation, and it is atomic
+            // with its audit event because a trigger writes that event.
+            let Some(idempotency) = idempotency else {
+                insert_certificate(&self.writer, certificate).await?;
+                return Ok(CreateOutcome::Created(certificate.clone()));
+            };
             let mut transaction = self.begin_write().await?;
-            if let Some(idempotency) = idempotency {
+            {
                 let claimed = sqlx::query(
                     "INSERT INTO idempotency_keys (client_id, idempotency_key, request_hash, certificate_id, created_at)
                      VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
@@ -326,28 +331,7 @@ macro_rules! store_impl {
                 }
             }
 
-            let data = certificate.data.as_ref();
-            sqlx::query(
-                "INSERT INTO certificates (id, client_id, type_id, status, created_at, updated_at, valid_from, valid_until,
-                     retain_until, channels, data_key_id, data_nonce, data_ciphertext)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-            )
-            .bind(&certificate.id)
-            .bind(&certificate.client_id)
-            .bind(&certificate.type_id)
-            .bind(certificate.status.as_str())
-            .bind(certificate.created_at)
-            .bind(certificate.updated_at)
-            .bind(certificate.valid_from)
-            .bind(certificate.valid_until)
-            .bind(certificate.retain_until)
-            .bind(super::encode_list(&certificate.channels)?)
-            .bind(data.map(|d| d.key_id.clone()))
-            .bind(data.map(|d| d.nonce.clone()))
-            .bind(data.map(|d| d.ciphertext.clone()))
-            .execute(&mut *transaction)
-            .await?;
-            insert_audit(&mut transaction, certificate.created_at, actor, "certificate.created", Some(&certificate.id), Some(&certificate.type_id)).await?;
+            insert_certificate(&mut *transaction, certificate).await?;
             transaction.commit().await?;
             Ok(CreateOutcome::Created(certificate.clone()))
         }
@@ -506,6 +490,34 @@ macro_rules! store_helpers {
                 revoked_at: row.try_get("revoked_at")?,
                 revocation_reason: row.try_get("revocation_reason")?,
             })
+        }
+
+        async fn insert_certificate<'e>(
+            executor: impl sqlx::Executor<'e, Database = $database>,
+            certificate: &CertificateRecord,
+        ) -> Result<(), StoreError> {
+            let data = certificate.data.as_ref();
+            sqlx::query(
+                "INSERT INTO certificates (id, client_id, type_id, status, created_at, updated_at, valid_from, valid_until,
+                     retain_until, channels, data_key_id, data_nonce, data_ciphertext)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            )
+            .bind(&certificate.id)
+            .bind(&certificate.client_id)
+            .bind(&certificate.type_id)
+            .bind(certificate.status.as_str())
+            .bind(certificate.created_at)
+            .bind(certificate.updated_at)
+            .bind(certificate.valid_from)
+            .bind(certificate.valid_until)
+            .bind(certificate.retain_until)
+            .bind(super::encode_list(&certificate.channels)?)
+            .bind(data.map(|d| d.key_id.clone()))
+            .bind(data.map(|d| d.nonce.clone()))
+            .bind(data.map(|d| d.ciphertext.clone()))
+            .execute(executor)
+            .await?;
+            Ok(())
         }
 
         async fn insert_audit(
