@@ -46,17 +46,21 @@ pub struct IssueRequest<'a> {
 impl Issuer {
     /// Validates the claims against the type and issues the credential.
     pub fn issue(&self, request: &IssueRequest<'_>) -> Result<String, IssueError> {
-        self.with_issuance(request, |issuance| {
+        let credential = self.with_issuance(request, |issuance| {
             formats::issue(request.format, issuance, self.key.as_ref())
-        })
+        })?;
+        count_issued(request.type_id, request.format.as_str());
+        Ok(credential)
     }
 
     /// Validates the claims against the type and renders the certificate's PDF with its signed
     /// 2D code. The request's `format` is not used.
     pub fn issue_pdf(&self, request: &IssueRequest<'_>) -> Result<Vec<u8>, IssueError> {
-        self.with_issuance(request, |issuance| {
+        let pdf = self.with_issuance(request, |issuance| {
             formats::pdf::issue(issuance, self.key.as_ref())
-        })
+        })?;
+        count_issued(request.type_id, "pdf");
+        Ok(pdf)
     }
 
     /// Validates the claims, builds the issuance with its validity period and hands it to `build`.
@@ -92,4 +96,9 @@ impl Issuer {
         };
         Ok(build(&issuance)?)
     }
+}
+
+/// Counts an issued credential, PDF or 2D code in the Prometheus metrics, by type and format.
+fn count_issued(type_id: &str, format: &'static str) {
+    metrics::counter!("intyg_credentials_issued_total", "type" => type_id.to_owned(), "format" => format).increment(1);
 }
