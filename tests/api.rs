@@ -461,3 +461,38 @@ async fn pdf_link_downloads_until_revoked() {
     assert_eq!(gone.status(), StatusCode::GONE);
     assert_problem(&gone.json().await.unwrap(), 410, None);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigterm_finishes_in_flight_requests() {
+    let api = Api::start();
+    let (_, created) = api.create(&personbevis(), None).await;
+    let link = created["links"]["pdf"].as_str().unwrap().to_owned();
+
+    // Twenty PDF downloads at once take the server well over the delay before the SIGTERM.
+    let downloads: Vec<_> = (0..20)
+        .map(|_| {
+            let (http, link) = (HttpClient::new(), link.clone());
+            tokio::spawn(async move {
+                let response = http.get(&link).send().await.unwrap();
+                (response.status(), response.bytes().await.unwrap())
+            })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    let (status, log) = api.server.terminate();
+
+    for download in downloads {
+        let (status, body) = download.await.unwrap();
+        assert_eq!(status, StatusCode::OK);
+        assert!(body.starts_with(b"%PDF-"), "a download was cut off");
+    }
+    assert!(status.success(), "{log}");
+    // At least one download must have finished after the signal, or nothing was in flight.
+    let (_, after_signal) = log
+        .split_once("finishing in-flight requests")
+        .expect("no shutdown line");
+    assert!(
+        after_signal.contains("PDF downloaded"),
+        "no request was in flight at the SIGTERM: {log}"
+    );
+}
