@@ -1,5 +1,5 @@
-//! The public Swedish DCC test certificates issued by intyg and verified by verifiers nobody on
-//! the team wrote: `@sd-jwt/sd-jwt-vc` and `jose` (npm), and `sd-jwt` (PyPI).
+//! The public Swedish DCC test certificates issued by intyg and verified by independent
+//! verifiers: `@sd-jwt/sd-jwt-vc` and `jose` (npm), and `sd-jwt` (PyPI).
 
 mod common;
 

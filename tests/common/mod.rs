@@ -12,7 +12,7 @@ pub fn repository() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The public Swedish EU DCC test vectors, beside the checkout in `../shared/testdata/dcc-se/`.
+/// Returns the public Swedish EU DCC test vectors from `shared/testdata/dcc-se/` beside the checkout.
 pub fn dcc_vectors() -> Vec<(String, Value)> {
     let directory = repository().join("../shared/testdata/dcc-se");
     let mut vectors: Vec<(String, Value)> = std::fs::read_dir(&directory)
@@ -37,7 +37,7 @@ pub fn dcc_vectors() -> Vec<(String, Value)> {
     vectors
 }
 
-/// An `intyg` command with a clean environment: no INTYG_* variable from the caller leaks in.
+/// Returns an `intyg` command with a clean environment: no INTYG_* variable of the caller leaks in.
 pub fn intyg() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_intyg"));
     for (name, _) in std::env::vars() {
@@ -105,7 +105,7 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `intyg serve` with a fresh SQLite data directory and waits until `/health` answers.
+    /// Starts `intyg serve` with a fresh SQLite data directory and waits until `/health` responds.
     pub fn start(extra_env: &[(&str, &str)]) -> Server {
         Self::start_in(temp_dir(), extra_env)
     }
@@ -117,7 +117,7 @@ impl Server {
             .local_addr()
             .unwrap()
             .port();
-        // The log goes to a file, not a pipe: a pipe nobody reads fills up and blocks the server.
+        // The log goes to a file, because a pipe that is not read fills up and blocks the server.
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)

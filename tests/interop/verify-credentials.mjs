@@ -1,6 +1,6 @@
-// Verifies intyg credentials with libraries nobody on the intyg team wrote: @sd-jwt/sd-jwt-vc
-// for dc+sd-jwt and jose for vc+jwt and jwt_vc_json. The x5c chain is checked against the
-// given trust anchor with Node's own X.509 support.
+// Verifies intyg credentials with independent libraries: @sd-jwt/sd-jwt-vc for dc+sd-jwt, and
+// jose for vc+jwt and jwt_vc_json. The x5c chain is checked against the given trust anchor with
+// Node's own X.509 support.
 //
 // Usage: node verify-credentials.mjs CREDENTIALS_FILE TRUST_ANCHOR_PEM
 // Prints one JSON object a line: {"valid", "format", "typ", "claims", "error"}.
