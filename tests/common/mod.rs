@@ -57,12 +57,15 @@ pub fn run_with_input(mut command: Command, input: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("intyg starts");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
+    // A command that rejects its arguments exits without reading its input; the broken pipe
+    // that writing then meets is expected.
+    if let Err(error) = child.stdin.take().unwrap().write_all(input.as_bytes()) {
+        assert_eq!(
+            error.kind(),
+            std::io::ErrorKind::BrokenPipe,
+            "cannot write the input: {error}"
+        );
+    }
     child.wait_with_output().unwrap()
 }
 
