@@ -29,11 +29,16 @@ fn schemathesis_finds_no_violation() {
             "--checks",
             "not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance",
         ])
-        .args(["--max-examples", "40", "--workers", "2", "--max-time", "60"])
+        // One worker: with several, schemathesis 4.32 on CPython 3.11 sometimes fails inside
+        // Python's compiler ("AST constructor recursion depth mismatch"), an error of the tool.
+        .args(["--max-examples", "40", "--workers", "1", "--max-time", "60"])
         .env("NO_COLOR", "1")
         .output()
         .unwrap();
-    let report = format!("{}{}", stdout(&output), stderr(&output));
+    let full_report = format!("{}{}", stdout(&output), stderr(&output));
+    // The summary is at the end; a failure's full report can run to hundreds of kilobytes.
+    let tail_start = full_report.len().saturating_sub(8000);
+    let report = full_report.get(tail_start..).unwrap_or(&full_report);
     assert_eq!(output.status.code(), Some(0), "{report}");
     assert!(report.contains(" passed"), "{report}");
     assert!(!report.contains(" failed"), "{report}");
