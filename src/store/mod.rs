@@ -202,7 +202,7 @@ pub trait Store: Send + Sync + 'static {
         now: i64,
     ) -> Result<Option<String>, StoreError>;
 
-    /// Returns the certificate `id` whoever owns it, for holder-facing endpoints that authorize
+    /// Returns the certificate `id` of any client, for holder-facing endpoints that authorize
     /// with a token instead of an API key.
     async fn certificate_by_id(&self, id: &str) -> Result<Option<CertificateRecord>, StoreError>;
 
