@@ -1,4 +1,9 @@
-use josekit::jws::{JwsVerifier, ES256};
+use openssl::bn::BigNum;
+use openssl::ecdsa::EcdsaSig;
+use openssl::hash::MessageDigest;
+use openssl::nid::Nid;
+use openssl::pkey::{PKey, Public};
+use openssl::sign::Verifier;
 use openssl::x509::X509;
 use serde_json::{Map, Value};
 
@@ -99,32 +104,45 @@ impl<'a> DecodedJws<'a> {
 }
 
 /// Verifies an ES256 signature in raw `r || s` form, as JWS and COSE both carry it, with the
-/// public key of `certificate`.
+/// Verifies an ES256 signature (`r || s`, as JWS and COSE carry it) with the public key of
+/// `certificate`.
 pub(super) fn signature_matches(certificate: &X509, message: &[u8], signature: &[u8]) -> bool {
-    let Ok(public_key) = certificate.public_key() else {
-        return false;
-    };
-    let Ok(der) = public_key.public_key_to_der() else {
-        return false;
-    };
-    let Ok(verifier) = ES256.verifier_from_der(der) else {
-        return false;
-    };
-    verifier.verify(message, signature).is_ok()
+    certificate
+        .public_key()
+        .is_ok_and(|key| es256_signature_matches(&key, message, signature))
 }
 
 /// Verifies an ES256 JWS signature with a JWK, as key binding JWTs and proofs need.
 pub fn signature_matches_jwk(jwk: &Map<String, Value>, message: &[u8], signature: &[u8]) -> bool {
-    let Ok(public_key) = crate::crypto::public_key_from_jwk(jwk) else {
+    crate::crypto::public_key_from_jwk(jwk)
+        .is_ok_and(|key| es256_signature_matches(&key, message, signature))
+}
+
+/// Verifies a raw ES256 signature with an OpenSSL key. The key is used as parsed: a round trip
+/// through DER, as a JOSE library's key import does, cost more than the verification itself.
+fn es256_signature_matches(key: &PKey<Public>, message: &[u8], signature: &[u8]) -> bool {
+    // ES256 is ECDSA on P-256 with SHA-256 (RFC 7518, section 3.4); a key on another curve must
+    // not verify an ES256 signature.
+    let on_p256 = key
+        .ec_key()
+        .ok()
+        .and_then(|ec| ec.group().curve_name())
+        .is_some_and(|curve| curve == Nid::X9_62_PRIME256V1);
+    if !on_p256 || signature.len() != 64 {
+        return false;
+    }
+    let (r, s) = signature.split_at(32);
+    let der = BigNum::from_slice(r)
+        .and_then(|r| Ok((r, BigNum::from_slice(s)?)))
+        .and_then(|(r, s)| EcdsaSig::from_private_components(r, s))
+        .and_then(|signature| signature.to_der());
+    let Ok(der) = der else {
         return false;
     };
-    let Ok(der) = public_key.public_key_to_der() else {
+    let Ok(mut verifier) = Verifier::new(MessageDigest::sha256(), key) else {
         return false;
     };
-    let Ok(verifier) = ES256.verifier_from_der(der) else {
-        return false;
-    };
-    verifier.verify(message, signature).is_ok()
+    verifier.verify_oneshot(&der, message).unwrap_or(false)
 }
 
 fn parse_x5c(x5c: &Value) -> Result<Vec<X509>, VerifyError> {
