@@ -105,24 +105,12 @@ async fn sigkill_keeps_every_acknowledged_create() {
             );
         }
     }
-    let list: Value = http
-        .get(format!(
-            "{}/api/v1/certificates?limit=500",
-            restarted.base_url
-        ))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let mut total = list["items"].as_array().unwrap().len();
-    let mut cursor = list["next_cursor"].as_str().map(str::to_owned);
-    while let Some(after) = cursor {
+    let mut total = 0;
+    let mut cursor = String::new();
+    loop {
         let page: Value = http
             .get(format!(
-                "{}/api/v1/certificates?limit=500&cursor={after}",
+                "{}/api/v1/certificates?limit=500{cursor}",
                 restarted.base_url
             ))
             .bearer_auth(&key)
@@ -133,7 +121,10 @@ async fn sigkill_keeps_every_acknowledged_create() {
             .await
             .unwrap();
         total += page["items"].as_array().unwrap().len();
-        cursor = page["next_cursor"].as_str().map(str::to_owned);
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => break,
+        }
     }
     assert_eq!(
         total, attempted,

@@ -38,9 +38,9 @@ pub const DEVELOPMENT_TEAM_ID: &str = "INTYGDEV01";
 
 const VALIDITY_DAYS: u32 = 3650;
 
-/// Writes a complete development key set to `out`: the issuer CA and ES256 signing certificate,
-/// a stand-in Apple root, WWDR-like intermediate and Pass Type ID certificate, an RSA service
-/// account key in Google's JSON format, and an AES-256 data key for personal data at rest.
+/// Writes a complete development key set to `out`. It contains the issuer CA and ES256 signing
+/// certificate, a stand-in Apple root, WWDR-like intermediate and Pass Type ID certificate, an RSA
+/// service account key in Google's JSON format, and an AES-256 data key for personal data at rest.
 ///
 /// Returns the paths written. Nothing here is fit for production: the keys are unencrypted files.
 pub fn generate_development_set(out: &Path) -> Result<Vec<PathBuf>, GenerateError> {

@@ -58,7 +58,7 @@ impl SqliteStore {
     }
 
     /// Starts a write transaction on the writer connection. `BEGIN IMMEDIATE` takes the write lock
-    /// at once, so a transaction never fails late because a read lock cannot be upgraded.
+    /// at once, so a transaction cannot fail halfway because its read lock could not be upgraded.
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Sqlite>, StoreError> {
         Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
     }

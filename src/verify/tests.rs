@@ -46,8 +46,8 @@ fn personbevis_claims() -> Map<String, Value> {
     claims.as_object().unwrap().clone()
 }
 
-/// The issuance time of every test credential: the start of the test run, so that it falls inside
-/// the validity of the development certificates whenever they were generated.
+/// Returns the issuance time of every test credential: the start of the test run, so that it falls
+/// inside the validity of the development certificates whenever they were generated.
 fn issued_at() -> i64 {
     static ISSUED_AT: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
     *ISSUED_AT.get_or_init(|| OffsetDateTime::now_utc().unix_timestamp())
