@@ -49,6 +49,61 @@ struct FileConfig {
     data_keys: Option<Vec<String>>,
     max_body_bytes: Option<usize>,
     retention_check_seconds: Option<u64>,
+    #[serde(default)]
+    apple_wallet: AppleWalletFile,
+    #[serde(default)]
+    google_wallet: GoogleWalletFile,
+}
+
+/// The `[apple_wallet]` table of the configuration file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AppleWalletFile {
+    certificate: Option<PathBuf>,
+    key: Option<PathBuf>,
+    wwdr_certificate: Option<PathBuf>,
+    pass_type_id: Option<String>,
+    team_id: Option<String>,
+    organization_name: Option<String>,
+    apns_url: Option<String>,
+}
+
+/// The `[google_wallet]` table of the configuration file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GoogleWalletFile {
+    service_account: Option<PathBuf>,
+    issuer_id: Option<String>,
+    origins: Option<Vec<String>>,
+}
+
+/// Apple Wallet passes: the Pass Type ID certificate, its key and the WWDR intermediate that
+/// issued it, and where pushes go.
+#[derive(Debug, Clone)]
+pub struct AppleWalletConfig {
+    pub certificate: PathBuf,
+    pub key: PathBuf,
+    pub wwdr_certificate: PathBuf,
+    /// When set, the certificate's pass type identifier must equal it.
+    pub pass_type_id: Option<String>,
+    /// When set, the certificate's team identifier must equal it.
+    pub team_id: Option<String>,
+    /// The agency's name on the pass.
+    pub organization_name: String,
+    /// The Apple Push Notification service, `https://api.push.apple.com` in production.
+    pub apns_url: String,
+    /// True when the keys are the development keys from `keys-example/`.
+    pub development_keys: bool,
+}
+
+/// Google Wallet save links: the service account key, the issuer id and the allowed origins.
+#[derive(Debug, Clone)]
+pub struct GoogleWalletConfig {
+    pub service_account: PathBuf,
+    pub issuer_id: String,
+    pub origins: Vec<String>,
+    /// True when the service account key is the development key from `keys-example/`.
+    pub development_keys: bool,
 }
 
 /// The resolved configuration of one `intyg` process.
@@ -78,6 +133,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Seconds between runs of the job that deletes personal data past its retention.
     pub retention_check_seconds: u64,
+    pub apple_wallet: AppleWalletConfig,
+    pub google_wallet: GoogleWalletConfig,
 }
 
 /// Values given on the command line, which override the file and the environment.
@@ -89,6 +146,11 @@ pub struct Overrides {
 }
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+const DEFAULT_APNS_URL: &str = "https://api.push.apple.com";
+const DEFAULT_ORGANIZATION_NAME: &str = "intyg";
+/// The Google Wallet issuer id used with the development service account key: a placeholder
+/// that Google does not know.
+const DEVELOPMENT_GOOGLE_ISSUER_ID: &str = "1000000000000000000";
 /// 256 KiB: a certificate's claims are a few kilobytes; this leaves room for large types.
 const DEFAULT_MAX_BODY_BYTES: usize = 256 * 1024;
 
@@ -236,6 +298,8 @@ impl Config {
             None => file.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES),
         };
         let retention_check_seconds = file.retention_check_seconds.unwrap_or(3600).max(1);
+        let apple_wallet = apple_wallet(file.apple_wallet, &env)?;
+        let google_wallet = google_wallet(file.google_wallet, &env, &public_url);
 
         Ok(Self {
             listen,
@@ -252,7 +316,106 @@ impl Config {
             development_data_keys,
             max_body_bytes,
             retention_check_seconds,
+            apple_wallet,
+            google_wallet,
         })
+    }
+}
+
+/// Resolves the Apple Wallet settings: the three key files are given together, or none of them
+/// and the development set applies.
+fn apple_wallet(
+    file: AppleWalletFile,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<AppleWalletConfig, ConfigError> {
+    let path =
+        |variable: &str, from_file: Option<PathBuf>| env(variable).map(PathBuf::from).or(from_file);
+    let certificate = path("INTYG_PASS_CERTIFICATE", file.certificate);
+    let key = path("INTYG_PASS_KEY", file.key);
+    let wwdr = path("INTYG_PASS_WWDR_CERTIFICATE", file.wwdr_certificate);
+    let development_keys = certificate.is_none() && key.is_none() && wwdr.is_none();
+    let (certificate, key, wwdr_certificate) = match (certificate, key, wwdr) {
+        (Some(certificate), Some(key), Some(wwdr)) => (certificate, key, wwdr),
+        (None, None, None) => {
+            let keys = bundled_path("keys-example");
+            (
+                keys.join("pass-type-id.crt.pem"),
+                keys.join("pass-type-id.key.pem"),
+                keys.join("apple-wwdr.crt.pem"),
+            )
+        }
+        (certificate, key, wwdr) => {
+            let given = [certificate, key, wwdr]
+                .into_iter()
+                .flatten()
+                .map(|path| path.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(ConfigError::Invalid {
+                name: "apple_wallet",
+                value: given,
+                reason: "give certificate, key and wwdr_certificate together (INTYG_PASS_CERTIFICATE, INTYG_PASS_KEY, INTYG_PASS_WWDR_CERTIFICATE), or none of them for the development keys",
+            });
+        }
+    };
+    Ok(AppleWalletConfig {
+        certificate,
+        key,
+        wwdr_certificate,
+        pass_type_id: env("INTYG_PASS_TYPE_ID").or(file.pass_type_id),
+        team_id: env("INTYG_TEAM_ID").or(file.team_id),
+        organization_name: env("INTYG_ORGANIZATION_NAME")
+            .or(file.organization_name)
+            .unwrap_or_else(|| DEFAULT_ORGANIZATION_NAME.to_owned()),
+        apns_url: env("INTYG_APNS_URL")
+            .or(file.apns_url)
+            .unwrap_or_else(|| DEFAULT_APNS_URL.to_owned())
+            .trim_end_matches('/')
+            .to_owned(),
+        development_keys,
+    })
+}
+
+/// Resolves the Google Wallet settings; without a service account key the development key and
+/// a placeholder issuer id apply, and the public URL is the one allowed origin.
+fn google_wallet(
+    file: GoogleWalletFile,
+    env: &impl Fn(&str) -> Option<String>,
+    public_url: &str,
+) -> GoogleWalletConfig {
+    let service_account = env("INTYG_GOOGLE_SERVICE_ACCOUNT")
+        .map(PathBuf::from)
+        .or(file.service_account);
+    let development_keys = service_account.is_none();
+    let origins = env("INTYG_GOOGLE_ORIGINS")
+        .map(|list| {
+            list.split(',')
+                .filter(|origin| !origin.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .or(file.origins)
+        .unwrap_or_else(|| vec![origin_of(public_url)]);
+    GoogleWalletConfig {
+        service_account: service_account
+            .unwrap_or_else(|| bundled_path("keys-example").join("google-service-account.json")),
+        issuer_id: env("INTYG_GOOGLE_ISSUER_ID")
+            .or(file.issuer_id)
+            .unwrap_or_else(|| DEVELOPMENT_GOOGLE_ISSUER_ID.to_owned()),
+        origins,
+        development_keys,
+    }
+}
+
+/// Returns the scheme, host and port of `url`, without its path.
+fn origin_of(url: &str) -> String {
+    match url.find("://") {
+        Some(scheme_end) => {
+            let rest = &url[scheme_end + 3..];
+            let host_end = rest.find('/').unwrap_or(rest.len());
+            url[..scheme_end + 3 + host_end].to_owned()
+        }
+        None => url.to_owned(),
     }
 }
 
@@ -360,6 +523,23 @@ mod tests {
         };
         let config = Config::resolve(FileConfig::default(), env, &overrides).unwrap();
         assert_eq!(config.listen.port(), 9002);
+    }
+
+    #[test]
+    fn pass_keys_come_together() {
+        let env = |name: &str| (name == "INTYG_PASS_KEY").then(|| "pass.key.pem".to_owned());
+        let error = Config::resolve(FileConfig::default(), env, &Overrides::default()).unwrap_err();
+        assert!(error.to_string().contains("wwdr_certificate"), "{error}");
+    }
+
+    #[test]
+    fn google_origin_defaults_to_public_url() {
+        let env = |name: &str| {
+            (name == "INTYG_PUBLIC_URL").then(|| "https://intyg.example.se/tenant/".to_owned())
+        };
+        let config = Config::resolve(FileConfig::default(), env, &Overrides::default()).unwrap();
+        assert_eq!(config.google_wallet.origins, ["https://intyg.example.se"]);
+        assert!(config.apple_wallet.development_keys);
     }
 
     #[test]

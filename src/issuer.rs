@@ -7,7 +7,9 @@ use serde_json::{Map, Value};
 use time::{Duration, OffsetDateTime};
 
 use crate::certificate::{TypeError, TypeRegistry, ValidationError};
-use crate::crypto::IssuerKey;
+use crate::crypto::{GoogleServiceAccount, IssuerKey, PassSigningKey};
+use crate::formats::google_wallet::GoogleWallet;
+use crate::formats::pkpass::{PassOptions, WebService};
 use crate::formats::{self, Format, FormatError, Issuance};
 
 /// Failure to issue one credential.
@@ -19,6 +21,27 @@ pub enum IssueError {
     Invalid(#[from] ValidationError),
     #[error(transparent)]
     Format(#[from] FormatError),
+    #[error("{0} is not configured for this instance")]
+    NotConfigured(&'static str),
+}
+
+/// The keys and settings of the traditional wallets, Apple Wallet and Google Wallet.
+#[derive(Debug)]
+pub struct Wallets {
+    pub pass_key: PassSigningKey,
+    /// The agency's name on Apple Wallet passes.
+    pub organization_name: String,
+    pub google_account: GoogleServiceAccount,
+    pub google_issuer_id: String,
+    pub google_origins: Vec<String>,
+}
+
+/// How the pass of a stored certificate is built: with the web service that updates it, and
+/// voided once the certificate is revoked.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PassRequest<'a> {
+    pub web_service: Option<WebService<'a>>,
+    pub voided: bool,
 }
 
 /// Certificate types, the signing key and the issuer identifier, shared by every request.
@@ -28,6 +51,8 @@ pub struct Issuer {
     pub key: Arc<IssuerKey>,
     /// The credential issuer identifier (the public URL).
     pub issuer_id: String,
+    /// Apple Wallet and Google Wallet; `None` where no command needs them.
+    pub wallets: Option<Arc<Wallets>>,
 }
 
 /// One request to issue a credential.
@@ -61,6 +86,49 @@ impl Issuer {
         })?;
         count_issued(request.type_id, "pdf");
         Ok(pdf)
+    }
+
+    /// Validates the claims against the type and builds the certificate's Apple Wallet pass, with
+    /// a freshly signed 2D code unless the pass is voided. The request's `format` is not used.
+    pub fn issue_pass(
+        &self,
+        request: &IssueRequest<'_>,
+        pass: &PassRequest<'_>,
+    ) -> Result<Vec<u8>, IssueError> {
+        let wallets = self.wallets()?;
+        let options = PassOptions {
+            organization_name: &wallets.organization_name,
+            web_service: pass.web_service,
+            voided: pass.voided,
+        };
+        let bytes = self.with_issuance(request, |issuance| {
+            formats::pkpass::issue(issuance, self.key.as_ref(), &wallets.pass_key, &options)
+        })?;
+        count_issued(request.type_id, "pkpass");
+        Ok(bytes)
+    }
+
+    /// Validates the claims against the type and returns the certificate's Google Wallet save
+    /// link, whose pass carries a freshly signed 2D code.
+    pub fn google_save_link(&self, request: &IssueRequest<'_>) -> Result<String, IssueError> {
+        let wallets = self.wallets()?;
+        let wallet = GoogleWallet {
+            account: &wallets.google_account,
+            issuer_id: &wallets.google_issuer_id,
+            origins: &wallets.google_origins,
+        };
+        let jwt = self.with_issuance(request, |issuance| {
+            let payload = formats::hcert::issue(issuance, self.key.as_ref())?;
+            formats::google_wallet::save_jwt(issuance, &payload, &wallet, request.issued_at)
+        })?;
+        count_issued(request.type_id, "google");
+        Ok(format!("{}{jwt}", formats::google_wallet::SAVE_URL))
+    }
+
+    fn wallets(&self) -> Result<&Wallets, IssueError> {
+        self.wallets
+            .as_deref()
+            .ok_or(IssueError::NotConfigured("Apple Wallet and Google Wallet"))
     }
 
     /// Validates the claims, builds the issuance with its validity period and hands it to `build`.

@@ -9,7 +9,10 @@ pub use service::{
     Certificate, CertificateData, CertificateService, FieldError, Holder, NewCertificate,
     ServiceError, CHANNELS, MAX_VALIDITY_DAYS,
 };
-pub use types::{CertificateType, ClaimRule, Display, TypeError, TypeRegistry};
+pub use types::{
+    CertificateType, ClaimRule, Display, PassDisplay, PassImage, Rgb, TypeError, TypeRegistry,
+    PASS_IMAGE_NAMES,
+};
 pub use validation::{SchemaViolation, ValidationError};
 
 #[cfg(test)]

@@ -42,6 +42,84 @@ struct TypeFile {
     retention_days: u32,
     display: Vec<Display>,
     claims: Vec<ClaimRule>,
+    #[serde(default)]
+    pass: PassDisplay,
+}
+
+/// A colour as red, green and blue, 0 to 255.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+pub struct Rgb(pub [u8; 3]);
+
+impl Rgb {
+    /// The CSS form that Apple Wallet accepts, such as `rgb(0, 62, 114)`.
+    pub fn css(self) -> String {
+        let [r, g, b] = self.0;
+        format!("rgb({r}, {g}, {b})")
+    }
+
+    /// The hex form that Google Wallet accepts, such as `#003e72`.
+    pub fn hex(self) -> String {
+        let [r, g, b] = self.0;
+        format!("#{r:02x}{g:02x}{b:02x}")
+    }
+}
+
+/// How the type's certificates look as Apple Wallet and Google Wallet passes: colours, and the
+/// claims shown on the front. Every claim is listed on the back of the pass.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PassDisplay {
+    pub background_color: Rgb,
+    pub foreground_color: Rgb,
+    pub label_color: Rgb,
+    /// Claim paths of the front's primary, secondary and auxiliary fields. A path is a list of
+    /// object member names and array indexes, such as `["v", "0", "dt"]`.
+    #[serde(default)]
+    pub primary: Vec<Vec<String>>,
+    #[serde(default)]
+    pub secondary: Vec<Vec<String>>,
+    #[serde(default)]
+    pub auxiliary: Vec<Vec<String>>,
+}
+
+impl Default for PassDisplay {
+    fn default() -> Self {
+        Self {
+            background_color: Rgb([0, 62, 114]),
+            foreground_color: Rgb([255, 255, 255]),
+            label_color: Rgb([200, 220, 240]),
+            primary: Vec::new(),
+            secondary: Vec::new(),
+            auxiliary: Vec::new(),
+        }
+    }
+}
+
+/// The names of the images in a pass, each at 1x, 2x and 3x.
+pub const PASS_IMAGE_NAMES: [&str; 6] = [
+    "icon.png",
+    "icon@2x.png",
+    "icon@3x.png",
+    "logo.png",
+    "logo@2x.png",
+    "logo@3x.png",
+];
+
+/// The images shipped for a type that has no `pass/` folder of its own.
+const DEFAULT_PASS_IMAGES: [&[u8]; 6] = [
+    include_bytes!("../../assets/pass/icon.png"),
+    include_bytes!("../../assets/pass/icon@2x.png"),
+    include_bytes!("../../assets/pass/icon@3x.png"),
+    include_bytes!("../../assets/pass/logo.png"),
+    include_bytes!("../../assets/pass/logo@2x.png"),
+    include_bytes!("../../assets/pass/logo@3x.png"),
+];
+
+/// A pass image: its file name in the pass and its PNG bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PassImage {
+    pub name: &'static str,
+    pub png: Arc<[u8]>,
 }
 
 /// One certificate type: its claim schema, display texts and issuance rules.
@@ -57,6 +135,9 @@ pub struct CertificateType {
     pub retention_days: u32,
     pub display: Vec<Display>,
     pub claims: Vec<ClaimRule>,
+    pub pass: PassDisplay,
+    /// The pass images, from the type's `pass/` folder or the shipped defaults.
+    pub pass_images: Vec<PassImage>,
     pub schema: Value,
     validator: jsonschema::Validator,
 }
@@ -140,6 +221,8 @@ impl CertificateType {
             }
         }
 
+        let pass_images = load_pass_images(&dir.join("pass"))?;
+
         Ok(Self {
             id,
             vct: file.vct,
@@ -148,6 +231,8 @@ impl CertificateType {
             retention_days: file.retention_days,
             display: file.display,
             claims: file.claims,
+            pass: file.pass,
+            pass_images,
             schema,
             validator,
         })
@@ -197,6 +282,30 @@ impl CertificateType {
             .find(|d| d.locale == locale)
             .unwrap_or(&self.display[0])
     }
+}
+
+/// Loads the pass images from `dir`, each file replacing its shipped default. Without the folder,
+/// the type uses the defaults.
+fn load_pass_images(dir: &Path) -> Result<Vec<PassImage>, TypeError> {
+    let mut images = Vec::with_capacity(PASS_IMAGE_NAMES.len());
+    for (name, default) in PASS_IMAGE_NAMES.into_iter().zip(DEFAULT_PASS_IMAGES) {
+        let path = dir.join(name);
+        let png: Arc<[u8]> = match fs::read(&path) {
+            Ok(bytes) => {
+                if !bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+                    return Err(TypeError::Invalid {
+                        path,
+                        message: "a pass image must be a PNG file".into(),
+                    });
+                }
+                bytes.into()
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => default.into(),
+            Err(source) => return Err(TypeError::ReadFile { path, source }),
+        };
+        images.push(PassImage { name, png });
+    }
+    Ok(images)
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, TypeError> {

@@ -5,8 +5,9 @@
 //! and the main thread writes the results in input order, so memory stays flat however long the
 //! input is. A rejected line is reported with its number and the rest are still issued.
 //!
-//! With `--format pdf` each worker writes one PDF a certificate into the `--out` directory, named
-//! by the input line number (`000001.pdf`), and the output lists the written paths in input order.
+//! With `--format pdf` or `--format pkpass` each worker writes one file a certificate into the
+//! `--out` directory, named by the input line number (`000001.pdf`), and the output lists the
+//! written paths in input order.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -24,27 +25,27 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-use super::{load_signing_key, EXIT_USAGE};
+use super::{load_signing_key, load_wallets, EXIT_USAGE};
 use crate::certificate::TypeRegistry;
 use crate::config::Config;
 use crate::crypto::parse_holder_jwk;
 use crate::formats::Format;
-use crate::issuer::{IssueRequest, Issuer};
+use crate::issuer::{IssueRequest, Issuer, PassRequest};
 
 #[derive(Debug, Args)]
 pub(super) struct IssueArgs {
     /// Certificate type: a folder name under schemas/, such as covid-certificate.
     #[arg(long = "type", value_name = "TYPE")]
     type_id: String,
-    /// Output format: dc+sd-jwt, vc+jwt, jwt_vc_json, hcert (the signed 2D code payload) or pdf
-    /// (one PDF a certificate, written into the --out directory).
+    /// Output format: dc+sd-jwt, vc+jwt, jwt_vc_json, hcert (the signed 2D code payload), pdf or
+    /// pkpass (an Apple Wallet pass); pdf and pkpass write one file a certificate into --out.
     #[arg(long, value_name = "FORMAT")]
     format: OutputFormat,
     /// Input: one JSON document or JSON Lines; - for standard input.
     #[arg(long = "in", value_name = "PATH|-", default_value = "-")]
     input: String,
-    /// Output file, written whole or not at all [default: standard output]. With --format pdf,
-    /// the existing directory that receives the PDFs.
+    /// Output file, written whole or not at all [default: standard output]. With --format pdf or
+    /// pkpass, the existing directory that receives the files.
     #[arg(long, value_name = "PATH")]
     out: Option<PathBuf>,
     /// The holder's public JWK (JSON file); each credential is bound to it with cnf.jwk.
@@ -55,24 +56,38 @@ pub(super) struct IssueArgs {
     validity_days: Option<u32>,
 }
 
-/// The output of `intyg issue`: credentials, one a line, or PDFs, one file a certificate.
+/// The output of `intyg issue`: credentials, one a line, or files, one a certificate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum OutputFormat {
     Credential(Format),
     Pdf,
+    Pkpass,
+}
+
+impl OutputFormat {
+    /// The extension of the files this format writes, or `None` for credentials in lines.
+    fn file_extension(self) -> Option<&'static str> {
+        match self {
+            OutputFormat::Credential(_) => None,
+            OutputFormat::Pdf => Some("pdf"),
+            OutputFormat::Pkpass => Some("pkpass"),
+        }
+    }
 }
 
 impl FromStr for OutputFormat {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        if text == "pdf" {
-            return Ok(OutputFormat::Pdf);
+        match text {
+            "pdf" => return Ok(OutputFormat::Pdf),
+            "pkpass" => return Ok(OutputFormat::Pkpass),
+            _ => {}
         }
         Format::from_str(text)
             .map(OutputFormat::Credential)
             .map_err(|_| {
-                format!("unknown format {text:?}; use dc+sd-jwt, vc+jwt, jwt_vc_json, hcert or pdf")
+                format!("unknown format {text:?}; use dc+sd-jwt, vc+jwt, jwt_vc_json, hcert, pdf or pkpass")
             })
     }
 }
@@ -82,6 +97,7 @@ impl fmt::Display for OutputFormat {
         match self {
             OutputFormat::Credential(format) => format.fmt(f),
             OutputFormat::Pdf => f.write_str("pdf"),
+            OutputFormat::Pkpass => f.write_str("pkpass"),
         }
     }
 }
@@ -129,8 +145,8 @@ fn prepare(
     args: &IssueArgs,
     config: &Config,
 ) -> Result<(Issuer, Option<Map<String, Value>>), String> {
-    if args.format == OutputFormat::Pdf {
-        check_pdf_directory(args.out.as_deref())?;
+    if let Some(extension) = args.format.file_extension() {
+        check_out_directory(extension, args.out.as_deref())?;
     }
     let types = TypeRegistry::load(&config.schemas_dir).map_err(|error| error.to_string())?;
     types
@@ -141,25 +157,29 @@ fn prepare(
         Some(path) => Some(read_holder_jwk(path)?),
         None => None,
     };
+    let wallets = match args.format {
+        OutputFormat::Pkpass => Some(Arc::new(load_wallets(config)?)),
+        _ => None,
+    };
     let issuer = Issuer {
         types,
         key: Arc::new(key),
         issuer_id: config.public_url.clone(),
+        wallets,
     };
     Ok((issuer, holder_jwk))
 }
 
-/// Checks that `--out` names an existing directory, as `--format pdf` needs.
-fn check_pdf_directory(out: Option<&Path>) -> Result<(), String> {
+/// Checks that `--out` names an existing directory, as `--format pdf` and `pkpass` need.
+fn check_out_directory(extension: &str, out: Option<&Path>) -> Result<(), String> {
     let Some(directory) = out else {
-        return Err(
-            "--format pdf writes one file a certificate, so it needs --out DIR naming an existing directory"
-                .into(),
-        );
+        return Err(format!(
+            "--format {extension} writes one file a certificate, so it needs --out DIR naming an existing directory"
+        ));
     };
     if !directory.is_dir() {
         return Err(format!(
-            "--out {} is not a directory; --format pdf writes one PDF a certificate into an existing directory, so create it first",
+            "--out {} is not a directory; --format {extension} writes one file a certificate into an existing directory, so create it first",
             directory.display()
         ));
     }
@@ -197,10 +217,10 @@ fn issue_stream(
     let mut reader = BufReader::with_capacity(1 << 16, source);
     let first = read_first_record(&mut reader, &args.input)?;
 
-    // PDFs go into the --out directory, and the output lists their paths.
+    // Files go into the --out directory, and the output lists their paths.
     let sink_path = match args.format {
         OutputFormat::Credential(_) => args.out.as_deref(),
-        OutputFormat::Pdf => None,
+        OutputFormat::Pdf | OutputFormat::Pkpass => None,
     };
     let mut sink = Sink::open(sink_path)?;
     let progress = Progress::new();
@@ -315,7 +335,7 @@ fn issue_line(
     let certificate_id = uuid::Uuid::new_v4().to_string();
     let format = match args.format {
         OutputFormat::Credential(format) => format,
-        OutputFormat::Pdf => Format::Hcert,
+        OutputFormat::Pdf | OutputFormat::Pkpass => Format::Hcert,
     };
     let request = IssueRequest {
         type_id: &args.type_id,
@@ -326,41 +346,51 @@ fn issue_line(
         issued_at: OffsetDateTime::now_utc(),
         validity_days: args.validity_days,
     };
-    match (args.format, &args.out) {
-        (OutputFormat::Pdf, Some(directory)) => {
-            let pdf = issuer
-                .issue_pdf(&request)
-                .map_err(|error| format!("line {number}: {error}"))?;
-            write_pdf(directory, number, &pdf).map_err(|error| format!("line {number}: {error}"))
+    let file = match args.format {
+        OutputFormat::Credential(_) => {
+            return issuer
+                .issue(&request)
+                .map_err(|error| format!("line {number}: {error}"))
         }
-        (OutputFormat::Pdf, None) => Err(format!(
-            "line {number}: --format pdf needs --out DIR naming an existing directory"
-        )),
-        (OutputFormat::Credential(_), _) => issuer
-            .issue(&request)
+        OutputFormat::Pdf => issuer.issue_pdf(&request),
+        OutputFormat::Pkpass => issuer.issue_pass(&request, &PassRequest::default()),
+    }
+    .map_err(|error| format!("line {number}: {error}"))?;
+    match (args.format.file_extension(), &args.out) {
+        (Some(extension), Some(directory)) => write_file(directory, number, extension, &file)
             .map_err(|error| format!("line {number}: {error}")),
+        _ => Err(format!(
+            "line {number}: --format {} needs --out DIR naming an existing directory",
+            args.format
+        )),
     }
 }
 
-/// Writes `pdf` as `directory/NNNNNN.pdf`, named by the input line number, through a temporary
-/// file in the same directory, so the file appears whole or not at all. Returns its path.
-fn write_pdf(directory: &Path, number: usize, pdf: &[u8]) -> Result<String, String> {
-    let path = directory.join(format!("{number:06}.pdf"));
+/// Writes `bytes` as `directory/NNNNNN.EXTENSION`, named by the input line number, through a
+/// temporary file in the same directory, so the file appears whole or not at all. Returns its
+/// path.
+fn write_file(
+    directory: &Path,
+    number: usize,
+    extension: &str,
+    bytes: &[u8],
+) -> Result<String, String> {
+    let path = directory.join(format!("{number:06}.{extension}"));
     let mut file = tempfile::NamedTempFile::new_in(directory)
         .map_err(|error| format!("cannot create a file in {}: {error}", directory.display()))?;
-    // A temporary file is private (mode 0600), and a PDF is readable like any other file.
+    // A temporary file is private (mode 0600), and a PDF or pass is readable like any other file.
     #[cfg(unix)]
     let readable = std::os::unix::fs::PermissionsExt::from_mode(0o644);
     #[cfg(unix)]
     file.as_file()
         .set_permissions(readable)
         .map_err(|error| format!("cannot set the permissions of {}: {error}", path.display()))?;
-    file.write_all(pdf)
+    file.write_all(bytes)
         .and_then(|()| file.as_file().sync_all())
         .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
     file.persist(&path).map_err(|error| {
         format!(
-            "cannot move the PDF into {}: {}",
+            "cannot move the file into {}: {}",
             path.display(),
             error.error
         )

@@ -14,7 +14,8 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{Config, LogFormat, Overrides};
-use crate::crypto::IssuerKey;
+use crate::crypto::{GoogleServiceAccount, IssuerKey, PassSigningKey};
+use crate::issuer::Wallets;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -105,4 +106,34 @@ pub(crate) fn load_signing_key(config: &Config) -> Result<IssuerKey, crate::cryp
         );
     }
     Ok(key)
+}
+
+/// Loads the Apple Wallet and Google Wallet keys named in `config` and checks that they belong
+/// together, warning when they are the development keys.
+pub(crate) fn load_wallets(config: &Config) -> Result<Wallets, String> {
+    let apple = &config.apple_wallet;
+    let pass_key = PassSigningKey::load(
+        &apple.certificate,
+        &apple.key,
+        &apple.wwdr_certificate,
+        apple.pass_type_id.as_deref(),
+        apple.team_id.as_deref(),
+    )
+    .map_err(|error| error.to_string())?;
+    let google = &config.google_wallet;
+    let google_account =
+        GoogleServiceAccount::load(&google.service_account).map_err(|error| error.to_string())?;
+    if apple.development_keys || google.development_keys {
+        tracing::warn!(
+            pass_type_id = pass_key.pass_type_id(),
+            "development wallet keys from keys-example/ are in use; configure [apple_wallet] and [google_wallet] for production"
+        );
+    }
+    Ok(Wallets {
+        pass_key,
+        organization_name: apple.organization_name.clone(),
+        google_account,
+        google_issuer_id: google.issuer_id.clone(),
+        google_origins: google.origins.clone(),
+    })
 }

@@ -72,6 +72,7 @@ async fn serve(config: &Config) -> Result<(), String> {
         types,
         key: Arc::new(key),
         issuer_id: config.public_url.clone(),
+        wallets: Some(Arc::new(super::load_wallets(config)?)),
     };
     let service = CertificateService {
         store: Arc::clone(&store),

@@ -1,9 +1,12 @@
 //! Output formats. Each is a pure function: certificate data and a signing key in, bytes out.
 
 pub mod base45;
+pub(crate) mod claims;
+pub mod google_wallet;
 pub mod hcert;
 pub mod jws;
 pub mod pdf;
+pub mod pkpass;
 pub mod sd_jwt_vc;
 #[cfg(test)]
 mod test_support;
@@ -99,6 +102,8 @@ pub enum FormatError {
     Encode(String),
     #[error("the 2D code payload has {size} characters, more than the {limit} that fit the largest QR code intyg prints; shorten the claims or leave out optional ones")]
     PayloadTooLarge { size: usize, limit: usize },
+    #[error("the Google Wallet save link has {size} characters, more than the {limit} that links carry reliably; shorten the claims shown on the front of the pass (pass.primary, pass.secondary and pass.auxiliary in type.json)")]
+    SaveLinkTooLong { size: usize, limit: usize },
     #[error("the certificate is issued at {issued_at} and valid until {valid_until}, but its signing certificate is valid only from {not_before} to {not_after}, and HCERT forbids a 2D code outside that period; shorten the validity (--validity-days) or sign with a certificate that covers it")]
     OutsideSigningCertificate {
         issued_at: String,

@@ -5,7 +5,6 @@
 //! The output depends only on the issuance and the payload. The creation date is the issuance
 //! time and the document id is the certificate id, so the same input gives the same bytes.
 
-mod claims;
 mod qr;
 mod text;
 
@@ -19,9 +18,9 @@ use krilla::surface::Surface;
 use krilla::{Document, SerializeSettings};
 use time::OffsetDateTime;
 
-use self::claims::{Label, Row};
 use self::qr::QrMatrix;
 use self::text::{Face, Fonts};
+use super::claims::{self, Label, Row};
 use super::{hcert, FormatError, Issuance};
 use crate::crypto::Signer;
 

@@ -8,7 +8,7 @@ use crate::certificate::{CertificateType, ClaimRule};
 
 /// A label in Swedish and English. The English is empty for a claim without a display rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Label {
+pub(crate) struct Label {
     pub sv: String,
     pub en: String,
 }
@@ -24,7 +24,7 @@ impl Label {
 
 /// One row of the claims table: a heading for an object or array element, or a field.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Row {
+pub(crate) struct Row {
     pub label: Label,
     /// The value as text; `None` for a heading.
     pub value: Option<String>,
@@ -34,7 +34,7 @@ pub(super) struct Row {
 
 /// Builds the rows of `claims`: top-level claims in the order of their rules, then the rest in
 /// their own order, with nested members indented below a heading.
-pub(super) fn rows(certificate_type: &CertificateType, claims: &Map<String, Value>) -> Vec<Row> {
+pub(crate) fn rows(certificate_type: &CertificateType, claims: &Map<String, Value>) -> Vec<Row> {
     let mut rows = Vec::new();
     let mut path = Vec::new();
     push_members(certificate_type, &mut path, claims, 0, &mut rows);
@@ -42,7 +42,7 @@ pub(super) fn rows(certificate_type: &CertificateType, claims: &Map<String, Valu
 }
 
 /// Returns the label of the claim at `path` from its display rule, or `name` when it has none.
-pub(super) fn label(
+pub(crate) fn label(
     certificate_type: &CertificateType,
     path: &[Option<&str>],
     name: &str,
@@ -57,7 +57,7 @@ pub(super) fn label(
 }
 
 /// Formats a scalar claim value: strings as they are, other values as JSON.
-pub(super) fn format_value(value: &Value) -> String {
+pub(crate) fn format_value(value: &Value) -> String {
     match value {
         Value::String(text) => text.clone(),
         Value::Null => "–".into(),
