@@ -9,8 +9,8 @@ mod common;
 use std::sync::Arc;
 
 use intyg::store::{
-    ApiClient, CertificateRecord, CreateOutcome, Idempotency, ListQuery, SealedData, Secret,
-    Status, Store,
+    ApiClient, CertificateRecord, CreateOutcome, Idempotency, ListQuery, PassRegistration,
+    SealedData, Secret, Status, Store,
 };
 
 const NOW: i64 = 1_796_400_000;
@@ -441,6 +441,83 @@ async fn concurrent_consumers_one_wins(store: Arc<dyn Store>) {
     assert_eq!(winners, 1);
 }
 
+async fn pass_registrations_follow_certificate_changes(store: Arc<dyn Store>) {
+    with_clients(store.as_ref()).await;
+    let first = certificate(
+        "00000000-0000-7000-8000-000000000001",
+        "client-a",
+        "personbevis",
+    );
+    let second = certificate(
+        "00000000-0000-7000-8000-000000000002",
+        "client-a",
+        "personbevis",
+    );
+    store.create_certificate(&first, None).await.unwrap();
+    store.create_certificate(&second, None).await.unwrap();
+    let registration = |device: &str, serial: &str, token: &str| PassRegistration {
+        device_library_id: device.into(),
+        pass_type_id: "pass.se.example".into(),
+        serial_number: serial.into(),
+        push_token: token.into(),
+        created_at: NOW,
+    };
+    assert!(store
+        .register_pass(&registration("phone", &first.id, "t1"))
+        .await
+        .unwrap());
+    assert!(store
+        .register_pass(&registration("phone", &second.id, "t1"))
+        .await
+        .unwrap());
+    assert!(store
+        .register_pass(&registration("watch", &first.id, "t2"))
+        .await
+        .unwrap());
+    // Registering again replaces the push token and is not new.
+    assert!(!store
+        .register_pass(&registration("watch", &first.id, "t3"))
+        .await
+        .unwrap());
+    assert_eq!(
+        store.pass_push_tokens(&first.id).await.unwrap(),
+        ["t1", "t3"]
+    );
+
+    let updated = |since| {
+        let store = Arc::clone(&store);
+        async move {
+            store
+                .updated_passes("phone", "pass.se.example", since)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(updated(NOW).await, [first.id.clone(), second.id.clone()]);
+    assert!(updated(NOW + 1).await.is_empty());
+    store
+        .revoke_certificate("client-a", &first.id, "x", NOW + 5, "client-a")
+        .await
+        .unwrap();
+    assert_eq!(updated(NOW + 1).await, [first.id.clone()]);
+    assert!(store
+        .updated_passes("phone", "pass.se.other", NOW)
+        .await
+        .unwrap()
+        .is_empty());
+
+    assert!(store
+        .unregister_pass("phone", "pass.se.example", &second.id)
+        .await
+        .unwrap());
+    assert!(!store
+        .unregister_pass("phone", "pass.se.example", &second.id)
+        .await
+        .unwrap());
+    assert_eq!(store.forget_push_token("t1").await.unwrap(), 1);
+    assert_eq!(store.pass_push_tokens(&first.id).await.unwrap(), ["t3"]);
+}
+
 async fn ping_answers(store: Arc<dyn Store>) {
     store.ping().await.unwrap();
 }
@@ -474,6 +551,7 @@ contract!(
         reusable_secret_found_until_expiry,
         certificate_found_by_id_alone,
         concurrent_consumers_one_wins,
+        pass_registrations_follow_certificate_changes,
         ping_answers,
     ]
 );
@@ -492,6 +570,7 @@ contract!(
         reusable_secret_found_until_expiry,
         certificate_found_by_id_alone,
         concurrent_consumers_one_wins,
+        pass_registrations_follow_certificate_changes,
         ping_answers,
     ]
 );

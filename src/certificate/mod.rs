@@ -6,8 +6,8 @@ mod types;
 mod validation;
 
 pub use service::{
-    Certificate, CertificateData, CertificateService, FieldError, Holder, NewCertificate,
-    ServiceError, CHANNELS, MAX_VALIDITY_DAYS,
+    issue_request, Certificate, CertificateData, CertificateService, FieldError, Holder,
+    NewCertificate, ServiceError, CHANNELS, MAX_VALIDITY_DAYS,
 };
 pub use types::{
     CertificateType, ClaimRule, Display, PassDisplay, PassImage, Rgb, TypeError, TypeRegistry,

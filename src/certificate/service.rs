@@ -9,9 +9,10 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::crypto::{parse_holder_jwk, DataKeyError, DataKeys};
-use crate::issuer::Issuer;
+use crate::issuer::{IssueRequest, Issuer};
 use crate::oid4vci::offer::new_offer;
 use crate::oid4vci::{hash_secret, new_secret};
+use crate::passes::PassUpdates;
 use crate::store::{
     ApiClient, CertificateRecord, CreateOutcome, Idempotency, ListQuery, Secret, Status, Store,
     StoreError,
@@ -46,6 +47,11 @@ pub enum ServiceError {
     Store(#[from] StoreError),
     #[error(transparent)]
     DataKey(#[from] DataKeyError),
+    #[error("the certificate cannot be delivered through the {channel} channel: {detail}")]
+    Channel {
+        channel: &'static str,
+        detail: String,
+    },
 }
 
 /// The holder of a certificate, with what delivery needs to know of them.
@@ -96,9 +102,13 @@ pub struct HolderLinks {
     pub offer: Option<String>,
     /// PDF download link with a download token, for the `pdf` channel.
     pub pdf: Option<String>,
+    /// Apple Wallet pass download link with a download token, for the `pass` channel.
+    pub pass: Option<String>,
+    /// Google Wallet save link, for the `google` channel.
+    pub google: Option<String>,
 }
 
-/// Secret kind of the download tokens in PDF links.
+/// Secret kind of the download tokens in PDF and pass links.
 pub const DOWNLOAD_TOKEN: &str = "download";
 
 /// Creates, reads and revokes certificates.
@@ -107,6 +117,8 @@ pub struct CertificateService {
     pub store: Arc<dyn Store>,
     pub issuer: Arc<Issuer>,
     pub data_keys: Arc<DataKeys>,
+    /// Pushes pass updates to registered devices; `None` where passes are not served.
+    pub pass_updates: Option<Arc<PassUpdates>>,
 }
 
 impl CertificateService {
@@ -199,6 +211,19 @@ impl CertificateService {
             revoked_at: None,
             revocation_reason: None,
         };
+        // The save link is built before anything is stored, because a certificate whose link
+        // would be too long is rejected whole.
+        let google = self.google_link(&record, &data).map_err(|detail| {
+            let index = record
+                .channels
+                .iter()
+                .position(|channel| channel == "google")
+                .unwrap_or(0);
+            ServiceError::Invalid(vec![FieldError {
+                pointer: format!("/channels/{index}"),
+                detail,
+            }])
+        })?;
 
         match self
             .store
@@ -208,7 +233,7 @@ impl CertificateService {
             CreateOutcome::Created(record) => {
                 metrics::counter!("intyg_certificates_created_total", "type" => record.type_id.clone()).increment(1);
                 tracing::info!(target: "audit", client_id = %client.id, certificate_id = %record.id, type_id = %record.type_id, "certificate created");
-                let holder_links = self.holder_links(&record, created_at).await?;
+                let holder_links = self.holder_links(&record, google, created_at).await?;
                 let certificate = Certificate {
                     record,
                     data: Some(data),
@@ -220,8 +245,19 @@ impl CertificateService {
             // The first code stays valid until it is used or expires.
             CreateOutcome::Replayed(record) => {
                 let mut certificate = self.open(record)?;
-                certificate.holder_links =
-                    self.holder_links(&certificate.record, created_at).await?;
+                let google = match &certificate.data {
+                    Some(data) => {
+                        self.google_link(&certificate.record, data)
+                            .map_err(|detail| ServiceError::Channel {
+                                channel: "google",
+                                detail,
+                            })?
+                    }
+                    None => None,
+                };
+                certificate.holder_links = self
+                    .holder_links(&certificate.record, google, created_at)
+                    .await?;
                 Ok((certificate, true))
             }
             CreateOutcome::Conflict { certificate_id } => {
@@ -263,14 +299,43 @@ impl CertificateService {
             .await?
             .ok_or(ServiceError::NotFound)?;
         tracing::info!(target: "audit", client_id = %client.id, certificate_id = %record.id, "certificate revoked");
+        self.changed(&record);
         Ok(record)
     }
 
-    /// Creates the holder links of the certificate's channels: a credential offer for `wallet`
-    /// and a download link for `pdf`. Only the hashes of their secrets are stored.
+    /// Returns the Google Wallet save link when the certificate has the `google` channel, or
+    /// why it cannot have one.
+    fn google_link(
+        &self,
+        record: &CertificateRecord,
+        data: &CertificateData,
+    ) -> Result<Option<String>, String> {
+        if !record.channels.iter().any(|channel| channel == "google") {
+            return Ok(None);
+        }
+        self.issuer
+            .google_save_link(&issue_request(record, data))
+            .map(Some)
+            .map_err(|error| error.to_string())
+    }
+
+    /// Tells every form of the certificate that it changed: devices holding its Apple Wallet pass
+    /// get a push and download the new pass.
+    fn changed(&self, record: &CertificateRecord) {
+        if let Some(updates) = &self.pass_updates {
+            if record.channels.iter().any(|channel| channel == "pass") {
+                updates.certificate_changed(&record.id);
+            }
+        }
+    }
+
+    /// Creates the holder links of the certificate's channels: a credential offer for `wallet`,
+    /// download links for `pdf` and `pass` (one download token opens both), and the Google
+    /// Wallet save link for `google`. Only the hashes of their secrets are stored.
     async fn holder_links(
         &self,
         record: &CertificateRecord,
+        google: Option<String>,
         now: i64,
     ) -> Result<HolderLinks, ServiceError> {
         let random_failed =
@@ -283,7 +348,7 @@ impl CertificateService {
             self.store.put_secret(&offer.secret).await?;
             links.offer = Some(offer.link);
         }
-        if has_channel("pdf") {
+        if has_channel("pdf") || has_channel("pass") {
             let token = new_secret().map_err(random_failed)?;
             self.store
                 .put_secret(&Secret {
@@ -293,11 +358,21 @@ impl CertificateService {
                     expires_at: record.valid_until,
                 })
                 .await?;
-            links.pdf = Some(format!(
-                "{}/certificates/{}.pdf?token={token}",
-                self.issuer.issuer_id, record.id
-            ));
+            let issuer = &self.issuer.issuer_id;
+            if has_channel("pdf") {
+                links.pdf = Some(format!(
+                    "{issuer}/certificates/{}.pdf?token={token}",
+                    record.id
+                ));
+            }
+            if has_channel("pass") {
+                links.pass = Some(format!(
+                    "{issuer}/passes/{}.pkpass?token={token}",
+                    record.id
+                ));
+            }
         }
+        links.google = google;
         Ok(links)
     }
 
@@ -339,6 +414,24 @@ impl CertificateService {
             data,
             holder_links: HolderLinks::default(),
         })
+    }
+}
+
+/// The request that issues a stored certificate again in another form, with its stored
+/// validity period.
+pub fn issue_request<'a>(
+    record: &'a CertificateRecord,
+    data: &'a CertificateData,
+) -> IssueRequest<'a> {
+    IssueRequest {
+        type_id: &record.type_id,
+        format: crate::formats::Format::Hcert,
+        claims: &data.claims,
+        holder_jwk: None,
+        certificate_id: &record.id,
+        issued_at: OffsetDateTime::from_unix_timestamp(record.valid_from)
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH),
+        validity_days: u32::try_from((record.valid_until - record.valid_from) / 86_400).ok(),
     }
 }
 

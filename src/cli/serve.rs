@@ -9,6 +9,7 @@ use crate::config::{Config, Overrides};
 use crate::crypto::DataKeys;
 use crate::http::{router, AppState};
 use crate::issuer::Issuer;
+use crate::passes::PassUpdates;
 use crate::store::Store;
 
 #[derive(Debug, Args)]
@@ -68,16 +69,24 @@ async fn serve(config: &Config) -> Result<(), String> {
         .and_then(|builder| builder.install_recorder())
         .map_err(|error| format!("cannot install the metrics recorder: {error}"))?;
 
+    let wallets = super::load_wallets(config)?;
+    let pass_updates = PassUpdates::new(
+        Arc::clone(&store),
+        &config.apple_wallet.apns_url,
+        &wallets.pass_key,
+    )
+    .map_err(|error| error.to_string())?;
     let issuer = Issuer {
         types,
         key: Arc::new(key),
         issuer_id: config.public_url.clone(),
-        wallets: Some(Arc::new(super::load_wallets(config)?)),
+        wallets: Some(Arc::new(wallets)),
     };
     let service = CertificateService {
         store: Arc::clone(&store),
         issuer: Arc::new(issuer),
         data_keys: Arc::new(data_keys),
+        pass_updates: Some(Arc::new(pass_updates)),
     };
     let app = router(
         AppState {

@@ -138,11 +138,62 @@ impl DataKeys {
         )
         .map_err(|_| DataKeyError::Tampered)
     }
+
+    /// Returns a token that authenticates `message` for `purpose`, such as a pass serial number
+    /// for the PassKit web service: HMAC-SHA256 under a key derived from the active data key for
+    /// that purpose, base64url. Nothing is stored, and tokens made with any configured key verify,
+    /// so a key rotation keeps them working.
+    pub fn token(&self, purpose: &str, message: &[u8]) -> Result<String, DataKeyError> {
+        let key = &self.keys[&self.active_id];
+        Ok(super::b64url(hmac_for(key, purpose, message)?))
+    }
+
+    /// Checks a token made by [`DataKeys::token`] with any configured key, in constant time.
+    pub fn verify_token(&self, purpose: &str, message: &[u8], token: &str) -> bool {
+        let Ok(presented) = super::b64url_decode(token) else {
+            return false;
+        };
+        self.keys.values().any(|key| {
+            hmac_for(key, purpose, message).is_ok_and(|expected| {
+                expected.len() == presented.len() && openssl::memcmp::eq(&expected, &presented)
+            })
+        })
+    }
+}
+
+/// HMAC-SHA256 of `message` under HMAC-SHA256(`key`, `purpose`), so each purpose has a key of
+/// its own.
+fn hmac_for(key: &[u8; 32], purpose: &str, message: &[u8]) -> Result<Vec<u8>, DataKeyError> {
+    let crypto = |error: openssl::error::ErrorStack| DataKeyError::Crypto(error.to_string());
+    let mac = |key: &[u8], data: &[u8]| -> Result<Vec<u8>, DataKeyError> {
+        let key = openssl::pkey::PKey::hmac(key).map_err(crypto)?;
+        let mut signer = openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &key)
+            .map_err(crypto)?;
+        signer.update(data).map_err(crypto)?;
+        signer.sign_to_vec().map_err(crypto)
+    };
+    let derived = mac(key, purpose.as_bytes())?;
+    mac(&derived, message)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens_verify_across_rotation_and_purpose() {
+        let old = DataKeys::generate_entry("old").unwrap();
+        let new = DataKeys::generate_entry("new").unwrap();
+        let before = DataKeys::parse(std::slice::from_ref(&old)).unwrap();
+        let token = before.token("pass", b"serial-1").unwrap();
+        assert!(before.verify_token("pass", b"serial-1", &token));
+        assert!(!before.verify_token("pass", b"serial-2", &token));
+        assert!(!before.verify_token("download", b"serial-1", &token));
+        assert!(!before.verify_token("pass", b"serial-1", "not base64!"));
+        let rotated = DataKeys::parse(&[new, old]).unwrap();
+        assert!(rotated.verify_token("pass", b"serial-1", &token));
+        assert_ne!(rotated.token("pass", b"serial-1").unwrap(), token);
+    }
 
     fn keys(entries: &[&str]) -> DataKeys {
         DataKeys::parse(&entries.iter().map(|e| e.to_string()).collect::<Vec<_>>()).unwrap()

@@ -161,6 +161,16 @@ impl PassSigningKey {
         &self.team_id
     }
 
+    /// The certificate and its private key in PEM (PKCS #8), the TLS client identity for the
+    /// Apple Push Notification service.
+    pub fn identity_pem(&self) -> Result<(Vec<u8>, Vec<u8>), SignError> {
+        let failed = |error: openssl::error::ErrorStack| SignError(error.to_string());
+        Ok((
+            self.certificate.to_pem().map_err(failed)?,
+            self.key.private_key_to_pem_pkcs8().map_err(failed)?,
+        ))
+    }
+
     /// Returns the DER CMS signature of `manifest`: detached, binary, signed with the Pass Type
     /// ID key, carrying the certificate and the WWDR intermediate. OpenSSL adds the signingTime
     /// attribute that Apple requires.

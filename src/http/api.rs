@@ -86,6 +86,14 @@ pub struct Links {
     /// certificate with the `pdf` channel only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pdf: Option<String>,
+    /// Download link of the Apple Wallet pass, in the response that created the certificate with
+    /// the `pass` channel only. It shares its download token with the PDF link.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pass: Option<String>,
+    /// Google Wallet save link (`https://pay.google.com/gp/v/save/<JWT>`), in the response that
+    /// created the certificate with the `google` channel only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub google: Option<String>,
 }
 
 /// A certificate as the API returns it.
@@ -157,6 +165,8 @@ fn response(
             ),
             offer: certificate.and_then(|certificate| certificate.holder_links.offer.clone()),
             pdf: certificate.and_then(|certificate| certificate.holder_links.pdf.clone()),
+            pass: certificate.and_then(|certificate| certificate.holder_links.pass.clone()),
+            google: certificate.and_then(|certificate| certificate.holder_links.google.clone()),
         },
     }
 }

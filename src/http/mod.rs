@@ -6,6 +6,7 @@ mod holder;
 mod keys;
 pub mod openapi;
 mod ops;
+mod passkit;
 pub mod problem;
 mod wallet;
 
@@ -41,6 +42,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .merge(keys::routes(&issuer_id))
         .merge(wallet::routes())
         .merge(holder::routes())
+        .merge(passkit::routes())
         .route_layer(axum::middleware::from_fn(ops::record_metrics))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(

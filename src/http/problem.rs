@@ -139,6 +139,10 @@ impl From<ServiceError> for Problem {
                 tracing::error!(%error, "data key operation failed");
                 Problem::internal()
             }
+            ServiceError::Channel { channel, detail } => {
+                tracing::error!(channel, %detail, "a delivery channel failed");
+                Problem::internal()
+            }
         }
     }
 }

@@ -216,6 +216,44 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<String>, StoreError>;
 
     async fn audit_events(&self, certificate_id: &str) -> Result<Vec<AuditEvent>, StoreError>;
+
+    /// Registers a device for updates of a pass, or replaces its push token. Returns `true` when
+    /// the registration is new.
+    async fn register_pass(&self, registration: &PassRegistration) -> Result<bool, StoreError>;
+
+    /// Removes a device's registration for a pass; returns whether there was one.
+    async fn unregister_pass(
+        &self,
+        device_library_id: &str,
+        pass_type_id: &str,
+        serial_number: &str,
+    ) -> Result<bool, StoreError>;
+
+    /// Returns the serial numbers of the device's passes whose certificate changed at or after
+    /// `since` (Unix seconds), in serial number order.
+    async fn updated_passes(
+        &self,
+        device_library_id: &str,
+        pass_type_id: &str,
+        since: i64,
+    ) -> Result<Vec<String>, StoreError>;
+
+    /// Returns the push tokens of every device registered for the pass `serial_number`.
+    async fn pass_push_tokens(&self, serial_number: &str) -> Result<Vec<String>, StoreError>;
+
+    /// Removes every registration with `push_token`, after the push service reported it gone.
+    async fn forget_push_token(&self, push_token: &str) -> Result<u64, StoreError>;
+}
+
+/// A device registered for updates of one pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PassRegistration {
+    pub device_library_id: String,
+    pub pass_type_id: String,
+    /// The pass's serial number: its certificate's id.
+    pub serial_number: String,
+    pub push_token: String,
+    pub created_at: i64,
 }
 
 /// Opens the store at `url` (`sqlite://PATH` or `postgres://...`) and applies its migrations.
@@ -453,6 +491,95 @@ macro_rules! store_impl {
                     })
                 })
                 .collect()
+        }
+
+        async fn register_pass(&self, registration: &PassRegistration) -> Result<bool, StoreError> {
+            let mut transaction = self.begin_write().await?;
+            let inserted = sqlx::query(
+                "INSERT INTO pass_registrations (device_library_id, pass_type_id, serial_number, push_token, created_at)
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            )
+            .bind(&registration.device_library_id)
+            .bind(&registration.pass_type_id)
+            .bind(&registration.serial_number)
+            .bind(&registration.push_token)
+            .bind(registration.created_at)
+            .execute(&mut *transaction)
+            .await?
+            .rows_affected()
+                == 1;
+            if !inserted {
+                sqlx::query(
+                    "UPDATE pass_registrations SET push_token = $1
+                     WHERE device_library_id = $2 AND pass_type_id = $3 AND serial_number = $4",
+                )
+                .bind(&registration.push_token)
+                .bind(&registration.device_library_id)
+                .bind(&registration.pass_type_id)
+                .bind(&registration.serial_number)
+                .execute(&mut *transaction)
+                .await?;
+            }
+            transaction.commit().await?;
+            Ok(inserted)
+        }
+
+        async fn unregister_pass(
+            &self,
+            device_library_id: &str,
+            pass_type_id: &str,
+            serial_number: &str,
+        ) -> Result<bool, StoreError> {
+            let result = sqlx::query(
+                "DELETE FROM pass_registrations WHERE device_library_id = $1 AND pass_type_id = $2 AND serial_number = $3",
+            )
+            .bind(device_library_id)
+            .bind(pass_type_id)
+            .bind(serial_number)
+            .execute(&self.writer)
+            .await?;
+            Ok(result.rows_affected() > 0)
+        }
+
+        async fn updated_passes(
+            &self,
+            device_library_id: &str,
+            pass_type_id: &str,
+            since: i64,
+        ) -> Result<Vec<String>, StoreError> {
+            let rows = sqlx::query(
+                "SELECT r.serial_number FROM pass_registrations r JOIN certificates c ON c.id = r.serial_number
+                 WHERE r.device_library_id = $1 AND r.pass_type_id = $2 AND c.updated_at >= $3
+                 ORDER BY r.serial_number",
+            )
+            .bind(device_library_id)
+            .bind(pass_type_id)
+            .bind(since)
+            .fetch_all(&self.pool)
+            .await?;
+            rows.iter()
+                .map(|row| Ok(row.try_get("serial_number")?))
+                .collect()
+        }
+
+        async fn pass_push_tokens(&self, serial_number: &str) -> Result<Vec<String>, StoreError> {
+            let rows = sqlx::query(
+                "SELECT DISTINCT push_token FROM pass_registrations WHERE serial_number = $1 ORDER BY push_token",
+            )
+            .bind(serial_number)
+            .fetch_all(&self.pool)
+            .await?;
+            rows.iter()
+                .map(|row| Ok(row.try_get("push_token")?))
+                .collect()
+        }
+
+        async fn forget_push_token(&self, push_token: &str) -> Result<u64, StoreError> {
+            let result = sqlx::query("DELETE FROM pass_registrations WHERE push_token = $1")
+                .bind(push_token)
+                .execute(&self.writer)
+                .await?;
+            Ok(result.rows_affected())
         }
     }
     };
