@@ -299,7 +299,7 @@ impl Config {
         };
         let retention_check_seconds = file.retention_check_seconds.unwrap_or(3600).max(1);
         let apple_wallet = apple_wallet(file.apple_wallet, &env)?;
-        let google_wallet = google_wallet(file.google_wallet, &env, &public_url);
+        let google_wallet = google_wallet(file.google_wallet, &env);
 
         Ok(Self {
             listen,
@@ -377,11 +377,11 @@ fn apple_wallet(
 }
 
 /// Resolves the Google Wallet settings; without a service account key the development key and
-/// a placeholder issuer id apply, and the public URL is the one allowed origin.
+/// a placeholder issuer id apply. Origins are needed only where a web page shows Google's save
+/// button, so there are none by default.
 fn google_wallet(
     file: GoogleWalletFile,
     env: &impl Fn(&str) -> Option<String>,
-    public_url: &str,
 ) -> GoogleWalletConfig {
     let service_account = env("INTYG_GOOGLE_SERVICE_ACCOUNT")
         .map(PathBuf::from)
@@ -395,7 +395,7 @@ fn google_wallet(
                 .collect()
         })
         .or(file.origins)
-        .unwrap_or_else(|| vec![origin_of(public_url)]);
+        .unwrap_or_default();
     GoogleWalletConfig {
         service_account: service_account
             .unwrap_or_else(|| bundled_path("keys-example").join("google-service-account.json")),
@@ -404,18 +404,6 @@ fn google_wallet(
             .unwrap_or_else(|| DEVELOPMENT_GOOGLE_ISSUER_ID.to_owned()),
         origins,
         development_keys,
-    }
-}
-
-/// Returns the scheme, host and port of `url`, without its path.
-fn origin_of(url: &str) -> String {
-    match url.find("://") {
-        Some(scheme_end) => {
-            let rest = &url[scheme_end + 3..];
-            let host_end = rest.find('/').unwrap_or(rest.len());
-            url[..scheme_end + 3 + host_end].to_owned()
-        }
-        None => url.to_owned(),
     }
 }
 
@@ -533,12 +521,16 @@ mod tests {
     }
 
     #[test]
-    fn google_origin_defaults_to_public_url() {
+    fn google_origins_from_a_list() {
         let env = |name: &str| {
-            (name == "INTYG_PUBLIC_URL").then(|| "https://intyg.example.se/tenant/".to_owned())
+            (name == "INTYG_GOOGLE_ORIGINS")
+                .then(|| "https://a.example.se,https://b.example.se".to_owned())
         };
         let config = Config::resolve(FileConfig::default(), env, &Overrides::default()).unwrap();
-        assert_eq!(config.google_wallet.origins, ["https://intyg.example.se"]);
+        assert_eq!(
+            config.google_wallet.origins,
+            ["https://a.example.se", "https://b.example.se"]
+        );
         assert!(config.apple_wallet.development_keys);
     }
 

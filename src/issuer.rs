@@ -109,7 +109,7 @@ impl Issuer {
     }
 
     /// Validates the claims against the type and returns the certificate's Google Wallet save
-    /// link, whose pass carries a freshly signed 2D code.
+    /// link, whose pass carries a freshly signed compact 2D code of the claims on its front.
     pub fn google_save_link(&self, request: &IssueRequest<'_>) -> Result<String, IssueError> {
         let wallets = self.wallets()?;
         let wallet = GoogleWallet {
@@ -117,9 +117,9 @@ impl Issuer {
             issuer_id: &wallets.google_issuer_id,
             origins: &wallets.google_origins,
         };
+        let now = OffsetDateTime::now_utc();
         let jwt = self.with_issuance(request, |issuance| {
-            let payload = formats::hcert::issue(issuance, self.key.as_ref())?;
-            formats::google_wallet::save_jwt(issuance, &payload, &wallet, request.issued_at)
+            formats::google_wallet::save_jwt(issuance, self.key.as_ref(), &wallet, now)
         })?;
         count_issued(request.type_id, "google");
         Ok(format!("{}{jwt}", formats::google_wallet::SAVE_URL))

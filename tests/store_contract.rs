@@ -499,7 +499,7 @@ async fn pass_registrations_follow_certificate_changes(store: Arc<dyn Store>) {
         .revoke_certificate("client-a", &first.id, "x", NOW + 5, "client-a")
         .await
         .unwrap();
-    assert_eq!(updated(NOW + 1).await, [first.id.clone()]);
+    assert_eq!(updated(NOW + 1).await, std::slice::from_ref(&first.id));
     assert!(store
         .updated_passes("phone", "pass.se.other", NOW)
         .await

@@ -56,12 +56,6 @@ impl Rgb {
         let [r, g, b] = self.0;
         format!("rgb({r}, {g}, {b})")
     }
-
-    /// The hex form that Google Wallet accepts, such as `#003e72`.
-    pub fn hex(self) -> String {
-        let [r, g, b] = self.0;
-        format!("#{r:02x}{g:02x}{b:02x}")
-    }
 }
 
 /// How the type's certificates look as Apple Wallet and Google Wallet passes: colours, and the

@@ -2,13 +2,18 @@
 //! carries a generic class for the certificate type and a generic private pass for the
 //! certificate. Google requires private passes for health and identity data. The link works
 //! offline: nothing is sent to Google until the holder opens it.
+//!
+//! A link must stay under 1,800 characters, and a whole certificate's 2D code with the RSA
+//! signature around it does not fit. So the pass's barcode is a compact 2D code of intyg's own
+//! form (`INTYG1:`) that signs only the claims on the front of the pass, the ones a verifier
+//! compares with the holder's identity document. The complete 2D code is in the PDF and the
+//! Apple Wallet pass.
 
-use serde_json::{json, Value};
+use serde_json::json;
 use time::OffsetDateTime;
 
-use super::claims::Label;
-use super::{rfc3339, FormatError, Issuance};
-use crate::crypto::{b64url, GoogleServiceAccount};
+use super::{hcert, rfc3339, FormatError, Issuance};
+use crate::crypto::{b64url, GoogleServiceAccount, Signer};
 
 /// The longest save JWT intyg hands out. Longer links break in some browsers and mail clients.
 pub const MAX_JWT_CHARS: usize = 1_800;
@@ -26,39 +31,42 @@ pub struct GoogleWallet<'a> {
     pub origins: &'a [String],
 }
 
-/// Returns the save JWT of one certificate whose 2D code `payload` is already signed.
+/// Returns the save JWT of one certificate, with a compact 2D code signed by `signer`.
 pub fn save_jwt(
     issuance: &Issuance<'_>,
-    payload: &str,
+    signer: &dyn Signer,
     wallet: &GoogleWallet<'_>,
     now: OffsetDateTime,
 ) -> Result<String, FormatError> {
     let certificate_type = issuance.certificate_type;
-    let localized = |label: &Label| {
-        json!({
-            "defaultValue": { "language": "sv", "value": label.sv },
-            "translatedValues": [{ "language": "en", "value": label.en }],
-        })
+    let display = &certificate_type.pass;
+    let front_claims = super::pkpass::claims_at(
+        issuance.claims,
+        display.primary.iter().chain(&display.secondary),
+    );
+    let compact = Issuance {
+        claims: &front_claims,
+        ..issuance.clone()
     };
-    let type_name = Label {
-        sv: certificate_type.display_for("sv").name.clone(),
-        en: certificate_type.display_for("en").name.clone(),
-    };
-    let front = super::pkpass::front(issuance);
-    let header = front
-        .first()
-        .map(|field| json!({ "defaultValue": { "language": "sv", "value": field.value } }))
-        .unwrap_or_else(|| localized(&type_name));
-    let text_modules: Vec<Value> = front
-        .iter()
-        .enumerate()
-        .skip(1)
-        .map(|(index, field)| {
-            let label = &field.label;
-            let english = if label.en.is_empty() { &label.sv } else { &label.en };
-            json!({ "id": format!("f{index}"), "header": format!("{} / {english}", label.sv), "body": field.value })
-        })
+    let payload = hcert::issue_own(&compact, signer)?;
+    let title = json!({
+        "defaultValue": { "language": "sv", "value": certificate_type.display_for("sv").name },
+        "translatedValues": [{ "language": "en", "value": certificate_type.display_for("en").name }],
+    });
+    // The header is the primary fields' values, such as the holder's name; the type's name
+    // when there are none.
+    let primary: Vec<String> = super::pkpass::front(issuance)
+        .into_iter()
+        .filter(|field| field.is_primary())
+        .map(|field| field.value)
         .collect();
+    let header = if primary.is_empty() {
+        title.clone()
+    } else {
+        json!({ "defaultValue": { "language": "sv", "value": primary.join(" ") } })
+    };
+    // Every member counts against the length limit, so the pass holds only what the holder
+    // needs to recognise it and the verifier needs to check it.
     let claims = json!({
         "iss": wallet.account.email(),
         "aud": "google",
@@ -69,20 +77,15 @@ pub fn save_jwt(
             "genericClasses": [{ "id": format!("{}.{}", wallet.issuer_id, certificate_type.id) }],
             "genericPrivatePasses": [{
                 "id": format!("{}.{}", wallet.issuer_id, issuance.certificate_id),
-                "type": "GENERIC_PRIVATE_PASS_TYPE_UNSPECIFIED",
-                "title": localized(&type_name),
+                "title": title,
                 "header": header,
-                "textModulesData": text_modules,
-                "hexBackgroundColor": certificate_type.pass.background_color.hex(),
                 "barcode": { "type": "QR_CODE", "value": payload },
-                "validTimeInterval": {
-                    "start": { "date": rfc3339(issuance.valid_from) },
-                    "end": { "date": rfc3339(issuance.valid_until) },
-                },
+                "validTimeInterval": { "end": { "date": rfc3339(issuance.valid_until) } },
             }],
         },
     });
-    let header = json!({ "alg": "RS256", "typ": "JWT", "kid": wallet.account.key_id() });
+    // No kid: Google finds the key by the service account in iss, and the limit is tight.
+    let header = json!({ "alg": "RS256", "typ": "JWT" });
     let signing_input = format!(
         "{}.{}",
         b64url(header.to_string()),

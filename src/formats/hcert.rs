@@ -70,6 +70,22 @@ pub mod claim {
 
 /// Issues the 2D code payload of one certificate: an HCERT for a DCC, intyg's own code otherwise.
 pub fn issue(issuance: &Issuance<'_>, signer: &dyn Signer) -> Result<String, FormatError> {
+    let is_dcc = issuance.certificate_type.id == DCC_TYPE_ID;
+    encode(issuance, signer, is_dcc)
+}
+
+/// Issues intyg's own 2D code (`INTYG1:`) for any type, the DCC too. It carries whatever claims
+/// the issuance holds, so it can sign a part of a certificate, such as the claims on the front of
+/// a Google Wallet pass, which a complete DCC would not fit.
+pub fn issue_own(issuance: &Issuance<'_>, signer: &dyn Signer) -> Result<String, FormatError> {
+    encode(issuance, signer, false)
+}
+
+fn encode(
+    issuance: &Issuance<'_>,
+    signer: &dyn Signer,
+    is_dcc: bool,
+) -> Result<String, FormatError> {
     if signer.algorithm() != "ES256" {
         return Err(FormatError::Encode(format!(
             "the 2D code is signed with ES256, but the signing key uses {}; configure an EC P-256 signing key",
@@ -79,7 +95,6 @@ pub fn issue(issuance: &Issuance<'_>, signer: &dyn Signer) -> Result<String, For
     let certificate_der = signing_certificate_der(signer)?;
     check_signing_certificate_covers(issuance, signer)?;
 
-    let is_dcc = issuance.certificate_type.id == DCC_TYPE_ID;
     let claims = cwt_claims(issuance, is_dcc);
     let mut claims_cbor = Vec::with_capacity(512);
     ciborium::into_writer(&claims, &mut claims_cbor)

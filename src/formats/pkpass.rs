@@ -218,6 +218,12 @@ pub(super) struct FrontField {
     pub value: String,
 }
 
+impl FrontField {
+    pub(super) fn is_primary(&self) -> bool {
+        self.group == Group::Primary
+    }
+}
+
 /// Returns the fields of the front, primary first, from the type's pass display rules. A rule
 /// whose claim is missing, or is an object or array, shows nothing.
 pub(super) fn front(issuance: &Issuance<'_>) -> Vec<FrontField> {
@@ -320,6 +326,74 @@ impl Texts {
             entries.push((format!("claim.back.{index}"), pick(label)));
         }
         entries
+    }
+}
+
+/// Returns the scalar claims at `paths` (member names and array indexes), in their places: the
+/// chosen members of an object keep their names, and the chosen elements of an array keep their
+/// order.
+pub(super) fn claims_at<'p>(
+    claims: &Map<String, Value>,
+    paths: impl Iterator<Item = &'p Vec<String>>,
+) -> Map<String, Value> {
+    let paths: Vec<&[String]> = paths.map(Vec::as_slice).collect();
+    match prune(&Value::Object(claims.clone()), &paths) {
+        Some(Value::Object(members)) => members,
+        _ => Map::new(),
+    }
+}
+
+/// Keeps the scalars of `value` that one of `paths` (member names and array indexes) leads to,
+/// or returns `None` when none does. The paths are relative to `value`.
+fn prune(value: &Value, paths: &[&[String]]) -> Option<Value> {
+    if !value.is_object() && !value.is_array() {
+        return paths
+            .iter()
+            .any(|path| path.is_empty())
+            .then(|| value.clone());
+    }
+    // A path that ends at an object or array selects nothing; only scalars are shown.
+    let paths: Vec<&[String]> = paths
+        .iter()
+        .filter(|path| !path.is_empty())
+        .copied()
+        .collect();
+    let below = |segment: &str| -> Vec<&[String]> {
+        paths
+            .iter()
+            .filter(|path| path[0] == segment)
+            .map(|path| &path[1..])
+            .collect()
+    };
+    match value {
+        Value::Object(members) => {
+            let kept: Map<String, Value> = members
+                .iter()
+                .filter_map(|(name, member)| {
+                    let paths = below(name);
+                    if paths.is_empty() {
+                        return None;
+                    }
+                    Some((name.clone(), prune(member, &paths)?))
+                })
+                .collect();
+            (!kept.is_empty()).then_some(Value::Object(kept))
+        }
+        Value::Array(elements) => {
+            let kept: Vec<Value> = elements
+                .iter()
+                .enumerate()
+                .filter_map(|(index, element)| {
+                    let paths = below(&index.to_string());
+                    if paths.is_empty() {
+                        return None;
+                    }
+                    prune(element, &paths)
+                })
+                .collect();
+            (!kept.is_empty()).then_some(Value::Array(kept))
+        }
+        _ => None,
     }
 }
 

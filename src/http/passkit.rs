@@ -50,8 +50,8 @@ async fn register(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(response) = authorize(&state, &pass_type, &serial, &headers) {
-        return response;
+    if let Err(status) = authorize(&state, &pass_type, &serial, &headers) {
+        return status.into_response();
     }
     if !is_identifier(&device) {
         return bad_request(
@@ -92,8 +92,8 @@ async fn unregister(
     Path((device, pass_type, serial)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(response) = authorize(&state, &pass_type, &serial, &headers) {
-        return response;
+    if let Err(status) = authorize(&state, &pass_type, &serial, &headers) {
+        return status.into_response();
     }
     match state
         .service
@@ -160,8 +160,8 @@ async fn latest_pass(
     Path((pass_type, serial)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(response) = authorize(&state, &pass_type, &serial, &headers) {
-        return response;
+    if let Err(status) = authorize(&state, &pass_type, &serial, &headers) {
+        return status.into_response();
     }
     let certificate = match state.service.store.certificate_by_id(&serial).await {
         Ok(Some(record)) => record,
@@ -240,15 +240,15 @@ async fn log(body: Bytes) -> Response {
     StatusCode::OK.into_response()
 }
 
-/// Checks the pass type and the `ApplePass` token of `serial`; the error is the response.
+/// Checks the pass type and the `ApplePass` token of `serial`; the error is the status to answer.
 fn authorize(
     state: &AppState,
     pass_type: &str,
     serial: &str,
     headers: &HeaderMap,
-) -> Result<(), Response> {
+) -> Result<(), StatusCode> {
     if pass_type != state_pass_type(state) {
-        return Err(StatusCode::NOT_FOUND.into_response());
+        return Err(StatusCode::NOT_FOUND);
     }
     let token = headers
         .get(header::AUTHORIZATION)
@@ -257,7 +257,7 @@ fn authorize(
         .map(str::trim);
     match token {
         Some(token) if passes::token_is_valid(&state.service.data_keys, serial, token) => Ok(()),
-        _ => Err(StatusCode::UNAUTHORIZED.into_response()),
+        _ => Err(StatusCode::UNAUTHORIZED),
     }
 }
 

@@ -167,3 +167,31 @@ fn strings_values_are_escaped() {
     let file = strings_file(vec![("key".into(), "say \"hej\"\\ny rad\nåäö".into())]);
     assert_eq!(file, "\"key\" = \"say \\\"hej\\\"\\\\ny rad\\nåäö\";\n");
 }
+
+#[test]
+fn claims_at_keeps_places_and_order() {
+    let claims = serde_json::json!({
+        "nam": {"fn": "Lövström", "gn": "Oscar", "fnt": "LOEVSTROEM"},
+        "v": [{"dt": "2021-01-01", "co": "SE"}, {"dt": "2021-02-01", "co": "NO"}],
+        "ver": "1.3.0"
+    });
+    let paths: Vec<Vec<String>> = [
+        vec!["nam", "gn"],
+        vec!["v", "1", "co"],
+        vec!["nam", "fn"],
+        vec!["v", "0", "dt"],
+        vec!["missing"],
+        vec!["nam"],
+    ]
+    .into_iter()
+    .map(|path| path.into_iter().map(str::to_owned).collect())
+    .collect();
+    let selected = claims_at(claims.as_object().unwrap(), paths.iter());
+    assert_eq!(
+        Value::Object(selected),
+        serde_json::json!({
+            "nam": {"fn": "Lövström", "gn": "Oscar"},
+            "v": [{"dt": "2021-01-01"}, {"co": "NO"}]
+        })
+    );
+}
