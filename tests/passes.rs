@@ -1,8 +1,9 @@
 //! Apple Wallet passes and Google Wallet save links.
 //!
-//! Every pass is checked the way iOS would refuse it: `openssl cms -verify` on the signature with
-//! the development root, a signingTime attribute, every manifest hash, nothing else in the zip,
-//! the required `pass.json` keys and date format, and both `pass.strings` files parsed back. The
+//! Every pass gets the checks whose failure makes iOS reject a pass. They are `openssl cms -verify`
+//! on the signature with the development root, a signingTime attribute, every manifest hash and
+//! nothing else in the zip. Then come the required `pass.json` keys, the date format, and both
+//! `pass.strings` files parsed back. The
 //! PassKit web service runs in a real `intyg serve`, pushing over HTTP/2 to a stand-in for the
 //! Apple Push Notification service on 127.0.0.1 that checks each request.
 
@@ -26,7 +27,7 @@ use serde_json::{json, Value};
 
 const PASS_TYPE_ID: &str = "pass.se.intyg.development";
 
-/// What a checked pass holds.
+/// The contents of a checked pass.
 struct CheckedPass {
     pass: Value,
     swedish: BTreeMap<String, String>,
