@@ -9,6 +9,7 @@ use time::{Duration, OffsetDateTime};
 use crate::certificate::{TypeError, TypeRegistry, ValidationError};
 use crate::crypto::IssuerKey;
 use crate::formats::{self, Format, FormatError, Issuance};
+use crate::status::StatusClaim;
 
 /// Failure to issue one credential.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +42,9 @@ pub struct IssueRequest<'a> {
     pub issued_at: OffsetDateTime,
     /// Validity in days; the type's default when `None`.
     pub validity_days: Option<u32>,
+    /// Where the certificate's status is published; `None` for credentials of no stored
+    /// certificate, such as those of `intyg issue`.
+    pub status: Option<&'a StatusClaim>,
 }
 
 impl Issuer {
@@ -93,6 +97,7 @@ impl Issuer {
             valid_from: request.issued_at,
             valid_until: request.issued_at + Duration::days(i64::from(days)),
             holder_jwk: request.holder_jwk,
+            status: request.status,
         };
         Ok(build(&issuance)?)
     }

@@ -16,5 +16,6 @@ pub mod formats;
 pub mod http;
 pub mod issuer;
 pub mod oid4vci;
+pub mod status;
 pub mod store;
 pub mod verify;

@@ -7,7 +7,7 @@ mod validation;
 
 pub use service::{
     Certificate, CertificateData, CertificateService, FieldError, Holder, NewCertificate,
-    ServiceError, CHANNELS, MAX_VALIDITY_DAYS,
+    ServiceError, StatusChange, CHANNELS, MAX_VALIDITY_DAYS,
 };
 pub use types::{CertificateType, ClaimRule, Display, TypeError, TypeRegistry};
 pub use validation::{SchemaViolation, ValidationError};

@@ -9,6 +9,7 @@ use crate::config::{Config, Overrides};
 use crate::crypto::DataKeys;
 use crate::http::{router, AppState};
 use crate::issuer::Issuer;
+use crate::status::StatusLists;
 use crate::store::Store;
 
 #[derive(Debug, Args)]
@@ -73,7 +74,11 @@ async fn serve(config: &Config) -> Result<(), String> {
         key: Arc::new(key),
         issuer_id: config.public_url.clone(),
     };
+    let status_lists = StatusLists::open(Arc::clone(&store))
+        .await
+        .map_err(|error| format!("cannot read the status lists: {error}"))?;
     let service = CertificateService {
+        status_lists: Arc::new(status_lists),
         store: Arc::clone(&store),
         issuer: Arc::new(issuer),
         data_keys: Arc::new(data_keys),

@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 
 use super::{jws, rfc3339, FormatError, Issuance};
 use crate::crypto::Signer;
+use crate::status::{bitstring, token, Purpose};
 
 /// The JOSE `typ` of a VCDM 2.0 credential secured with JOSE (VC-JOSE-COSE, section 3.1.1).
 pub const VC_JWT_TYP: &str = "vc+jwt";
@@ -35,6 +36,23 @@ pub fn issue_vc_jwt(issuance: &Issuance<'_>, signer: &dyn Signer) -> Result<Stri
         "credentialSubject".into(),
         Value::Object(issuance.claims.clone()),
     );
+    if let Some(status) = issuance.status {
+        credential.insert(
+            "credentialStatus".into(),
+            Value::from(vec![
+                bitstring::status_entry(
+                    status.index,
+                    &status.revocation_list_uri,
+                    Purpose::Revocation,
+                ),
+                bitstring::status_entry(
+                    status.index,
+                    &status.suspension_list_uri,
+                    Purpose::Suspension,
+                ),
+            ]),
+        );
+    }
     // VC-JOSE-COSE lets JWT claims sit beside the credential as long as they agree with it:
     // `iss` equals `issuer`, and `nbf`/`exp` equal `validFrom`/`validUntil`.
     insert_jwt_claims(&mut credential, issuance);
@@ -73,6 +91,12 @@ pub fn issue_jwt_vc_json(
         Value::from(format!("urn:uuid:{}", issuance.certificate_id)),
     );
     insert_jwt_claims(&mut payload, issuance);
+    if let Some(status) = issuance.status {
+        payload.insert(
+            "status".into(),
+            token::status_claim(status.index, &status.token_list_uri),
+        );
+    }
     payload.insert("vc".into(), Value::Object(credential));
 
     let payload =

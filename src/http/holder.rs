@@ -19,7 +19,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// `GET /certificates/{id}.pdf?token=...`: renders the certificate's PDF with a freshly signed 2D
-/// code. A revoked certificate, or one whose data was deleted, gets 410 Gone.
+/// code. A revoked or suspended certificate, or one whose data was deleted, gets 410 Gone.
 async fn download_pdf(
     State(state): State<AppState>,
     Path(file): Path<String>,
@@ -43,13 +43,22 @@ async fn download_pdf(
         .get_with_download_token(id, &token, now.unix_timestamp())
         .await?;
     let record = &certificate.record;
-    if record.status == Status::Revoked {
-        return Err(Problem::new(
+    match record.status {
+        Status::Active => {}
+        Status::Revoked => {
+            return Err(Problem::new(
+                StatusCode::GONE,
+                "revoked",
+                "Certificate revoked",
+                "this certificate has been revoked and can no longer be downloaded",
+            ))
+        }
+        Status::Suspended => return Err(Problem::new(
             StatusCode::GONE,
-            "revoked",
-            "Certificate revoked",
-            "this certificate has been revoked and can no longer be downloaded",
-        ));
+            "suspended",
+            "Certificate suspended",
+            "this certificate is suspended and cannot be downloaded until the issuer reinstates it",
+        )),
     }
     let Some(data) = certificate.data else {
         return Err(Problem::new(
@@ -74,6 +83,7 @@ async fn download_pdf(
             certificate_id: &certificate_id,
             issued_at,
             validity_days,
+            status: None,
         })
     })
     .await;

@@ -4,9 +4,11 @@ pub mod api;
 pub mod auth;
 mod holder;
 mod keys;
+mod lifecycle;
 pub mod openapi;
 mod ops;
 pub mod problem;
+mod status;
 mod wallet;
 
 use std::sync::Arc;
@@ -41,6 +43,8 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .merge(keys::routes(&issuer_id))
         .merge(wallet::routes())
         .merge(holder::routes())
+        .merge(lifecycle::routes())
+        .merge(status::routes())
         .route_layer(axum::middleware::from_fn(ops::record_metrics))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(

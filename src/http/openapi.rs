@@ -9,12 +9,15 @@ use super::AppState;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "intyg e-service API", description = "Create, read, list and revoke certificates."),
+    info(title = "intyg e-service API", description = "Create, read, list, revoke, suspend and reinstate certificates, and issue their credentials."),
     paths(
         super::api::create_certificate,
         super::api::get_certificate,
         super::api::list_certificates,
         super::api::revoke_certificate,
+        super::lifecycle::suspend_certificate,
+        super::lifecycle::reinstate_certificate,
+        super::lifecycle::issue_credential,
     ),
     components(schemas(
         super::api::CreateCertificateRequest,
@@ -23,6 +26,8 @@ use super::AppState;
         super::api::CertificateResponse,
         super::api::CertificateList,
         super::api::Links,
+        super::lifecycle::CredentialRequest,
+        super::lifecycle::CredentialResponse,
         super::problem::Problem,
         crate::certificate::FieldError,
         crate::certificate::Holder,

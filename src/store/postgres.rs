@@ -3,7 +3,7 @@ use sqlx::{PgPool, Postgres, Row};
 
 use super::{
     store_helpers, store_impl, ApiClient, AuditEvent, CertificateRecord, CreateOutcome,
-    Idempotency, ListQuery, SealedData, Secret, Status, Store, StoreError,
+    Idempotency, ListQuery, SealedData, Secret, Status, StatusEntry, Store, StoreError,
 };
 
 /// The store for several nodes: PostgreSQL, shared by every `intyg serve` process.
