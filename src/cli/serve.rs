@@ -7,10 +7,14 @@ use super::{load_signing_key, EXIT_USAGE};
 use crate::certificate::{CertificateService, TypeRegistry};
 use crate::config::{Config, Overrides};
 use crate::crypto::DataKeys;
+use crate::crypto::IssuerKey;
+use crate::http::verifier::VerifierState;
 use crate::http::{router, AppState};
 use crate::issuer::Issuer;
 use crate::status::StatusLists;
 use crate::store::Store;
+use crate::verify::StatusListFetcher;
+use openssl::x509::X509;
 
 #[derive(Debug, Args)]
 pub(super) struct ServeArgs {
@@ -83,11 +87,16 @@ async fn serve(config: &Config) -> Result<(), String> {
         issuer: Arc::new(issuer),
         data_keys: Arc::new(data_keys),
     };
+    let verifier = VerifierState {
+        anchors: verifier_anchors(config, &service.issuer.key)?,
+        fetcher: StatusListFetcher::new(Some(service.status_lists.generation()))?,
+    };
     let app = router(
         AppState {
             service,
             metrics: Arc::new(metrics),
             clients: Arc::default(),
+            verifier: Arc::new(verifier),
         },
         config.max_body_bytes,
     );
@@ -105,6 +114,14 @@ async fn serve(config: &Config) -> Result<(), String> {
     served?;
     tracing::info!("intyg serve stopped");
     Ok(())
+}
+
+/// Returns the verify API's trust anchors: the configured ones and the server's own signing
+/// certificates, so the server always verifies what it issued.
+fn verifier_anchors(config: &Config, key: &IssuerKey) -> Result<Vec<X509>, String> {
+    let mut anchors = super::verify::load_anchors(&config.trust_anchors)?;
+    anchors.extend(key.chain().first().cloned());
+    Ok(anchors)
 }
 
 /// Deletes personal data past its retention period, now and then every `interval_seconds`.

@@ -9,6 +9,7 @@ pub mod openapi;
 mod ops;
 pub mod problem;
 mod status;
+pub mod verifier;
 mod wallet;
 
 use std::sync::Arc;
@@ -29,6 +30,7 @@ pub struct AppState {
     pub service: CertificateService,
     pub metrics: Arc<PrometheusHandle>,
     pub clients: Arc<auth::ClientCache>,
+    pub verifier: Arc<verifier::VerifierState>,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -45,6 +47,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .merge(holder::routes())
         .merge(lifecycle::routes())
         .merge(status::routes())
+        .merge(verifier::routes())
         .route_layer(axum::middleware::from_fn(ops::record_metrics))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(

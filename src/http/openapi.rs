@@ -18,6 +18,7 @@ use super::AppState;
         super::lifecycle::suspend_certificate,
         super::lifecycle::reinstate_certificate,
         super::lifecycle::issue_credential,
+        super::verifier::verify_credential,
     ),
     components(schemas(
         super::api::CreateCertificateRequest,
@@ -28,13 +29,19 @@ use super::AppState;
         super::api::Links,
         super::lifecycle::CredentialRequest,
         super::lifecycle::CredentialResponse,
+        super::verifier::VerifyRequest,
+        super::verifier::VerifyResponse,
+        crate::verify::Check,
         super::problem::Problem,
         crate::certificate::FieldError,
         crate::certificate::Holder,
         crate::store::Status,
     )),
     modifiers(&ApiKeySecurity),
-    tags((name = "certificates", description = "Certificates of the calling e-service client"))
+    tags(
+        (name = "certificates", description = "Certificates of the calling e-service client"),
+        (name = "verification", description = "Verification of credentials for verifiers; no API key")
+    )
 )]
 pub struct ApiDocument;
 
