@@ -50,9 +50,11 @@ pub struct VerifyResponse {
     /// The detected format; absent when the input matches none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub format: Option<String>,
-    /// The certificate's claims as issued, disclosed claims restored.
-    #[schema(value_type = Object)]
-    pub claims: Value,
+    /// The certificate's claims as issued, disclosed claims restored; absent when they could not
+    /// be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub claims: Option<Value>,
     pub checks: Vec<Check>,
 }
 
@@ -126,6 +128,6 @@ async fn verify_credential(
         valid: verification.valid,
         format: verification.format.map(|format| format.as_str().to_owned()),
         checks: verification.checks(),
-        claims: verification.claims,
+        claims: Some(verification.claims).filter(|claims| !claims.is_null()),
     }))
 }
