@@ -135,3 +135,38 @@ fn insert_jwt_claims(target: &mut Map<String, Value>, issuance: &Issuance<'_>) {
         target.insert("cnf".into(), Value::Object(cnf));
     }
 }
+
+/// Secures a VCDM 2.0 credential that arrived whole, as the VC-API issue endpoint receives it, as
+/// `vc+jwt`. The JWT claims `iss`, `iat` and, from `validFrom` and `validUntil`, `nbf` and `exp`
+/// are added beside it; the caller has checked the credential against the data model.
+pub fn secure_vc_jwt(
+    mut credential: Map<String, Value>,
+    issuer: &str,
+    issued_at: time::OffsetDateTime,
+    signer: &dyn Signer,
+) -> Result<String, FormatError> {
+    let seconds = |name: &str| {
+        credential
+            .get(name)
+            .and_then(Value::as_str)
+            .and_then(|text| {
+                time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
+            .map(|time| time.unix_timestamp())
+    };
+    let (not_before, expires) = (seconds("validFrom"), seconds("validUntil"));
+    credential.insert("iss".into(), Value::from(issuer));
+    credential.insert("iat".into(), Value::from(issued_at.unix_timestamp()));
+    if let Some(not_before) = not_before {
+        credential.insert("nbf".into(), Value::from(not_before));
+    }
+    if let Some(expires) = expires {
+        credential.insert("exp".into(), Value::from(expires));
+    }
+    let mut header = jws::header(VC_JWT_TYP, signer);
+    header.insert("cty".into(), Value::from("vc"));
+    let payload =
+        serde_json::to_vec(&credential).map_err(|error| FormatError::Encode(error.to_string()))?;
+    Ok(jws::sign_compact(&header, &payload, signer)?)
+}

@@ -9,6 +9,7 @@ pub mod openapi;
 mod ops;
 pub mod problem;
 mod status;
+pub mod vc_api;
 pub mod verifier;
 mod wallet;
 
@@ -48,6 +49,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .merge(lifecycle::routes())
         .merge(status::routes())
         .merge(verifier::routes())
+        .merge(vc_api::routes())
         .route_layer(axum::middleware::from_fn(ops::record_metrics))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(

@@ -1,6 +1,7 @@
 //! Verification of everything intyg issues: the format is detected, then the signature and
 //! certificate chain, `typ`, validity times and (for SD-JWT VC) every disclosure are checked.
 
+pub mod data_model;
 mod error;
 mod fetch;
 mod hcert;

@@ -255,7 +255,13 @@ fn parse_bitstring_list(
     options: &VerifyOptions,
 ) -> Result<StatusList, VerifyError> {
     let verification = vc::verify_vc_jwt(text, options);
-    if let Some(error) = verification.errors.into_iter().next() {
+    // A list built after the verification time is newer news of the same entries, not a list
+    // that is invalid yet.
+    let first_error = verification
+        .errors
+        .into_iter()
+        .find(|error| !matches!(error, VerifyError::NotYetValid { .. }));
+    if let Some(error) = first_error {
         return Err(VerifyError::StatusList(format!(
             "the status list credential is not valid: {error}"
         )));

@@ -97,6 +97,15 @@ fn finish(
             claims.remove("id");
             Value::Object(claims)
         }
+        // VCDM 2.0 allows several subjects; their claims are returned as they are.
+        Some(Value::Array(subjects))
+            if !subjects.is_empty()
+                && subjects
+                    .iter()
+                    .all(|subject| subject.as_object().is_some_and(|s| !s.is_empty())) =>
+        {
+            Value::Array(subjects.clone())
+        }
         _ => {
             errors.push(VerifyError::DataModel(
                 "credentialSubject is missing or empty".into(),
