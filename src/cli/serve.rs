@@ -7,7 +7,7 @@ use super::{load_signing_key, EXIT_USAGE};
 use crate::certificate::{CertificateService, TypeRegistry};
 use crate::config::{Config, Overrides};
 use crate::crypto::DataKeys;
-use crate::crypto::IssuerKey;
+use crate::crypto::{IssuerKey, RetiredKey};
 use crate::http::verifier::VerifierState;
 use crate::http::{router, AppState};
 use crate::issuer::Issuer;
@@ -87,8 +87,9 @@ async fn serve(config: &Config) -> Result<(), String> {
         issuer: Arc::new(issuer),
         data_keys: Arc::new(data_keys),
     };
+    let retired_keys = load_retired_keys(config)?;
     let verifier = VerifierState {
-        anchors: verifier_anchors(config, &service.issuer.key)?,
+        anchors: verifier_anchors(config, &service.issuer.key, &retired_keys)?,
         fetcher: StatusListFetcher::new(Some(service.status_lists.generation()))?,
     };
     let app = router(
@@ -97,6 +98,7 @@ async fn serve(config: &Config) -> Result<(), String> {
             metrics: Arc::new(metrics),
             clients: Arc::default(),
             verifier: Arc::new(verifier),
+            retired_keys: Arc::new(retired_keys),
         },
         config.max_body_bytes,
     );
@@ -116,11 +118,34 @@ async fn serve(config: &Config) -> Result<(), String> {
     Ok(())
 }
 
+/// Loads the retired signing keys. One whose certificate has expired is left out, because
+/// nothing it signed verifies any more.
+fn load_retired_keys(config: &Config) -> Result<Vec<RetiredKey>, String> {
+    let now = time::OffsetDateTime::now_utc();
+    let mut keys = Vec::new();
+    for path in &config.previous_signing_chains {
+        let key = RetiredKey::load(path).map_err(|error| error.to_string())?;
+        let kid = key.public_jwk.get("kid").cloned().unwrap_or_default();
+        if key.not_after <= now {
+            tracing::info!(%kid, path = %path.display(), "a previous signing certificate has expired and is no longer published; remove it from previous_signing_chains");
+            continue;
+        }
+        tracing::info!(%kid, not_after = %crate::formats::rfc3339(key.not_after), "publishing a previous signing key");
+        keys.push(key);
+    }
+    Ok(keys)
+}
+
 /// Returns the verify API's trust anchors: the configured ones and the server's own signing
-/// certificates, so the server always verifies what it issued.
-fn verifier_anchors(config: &Config, key: &IssuerKey) -> Result<Vec<X509>, String> {
+/// certificates, current and retired, so the server always verifies what it issued.
+fn verifier_anchors(
+    config: &Config,
+    key: &IssuerKey,
+    retired_keys: &[RetiredKey],
+) -> Result<Vec<X509>, String> {
     let mut anchors = super::verify::load_anchors(&config.trust_anchors)?;
     anchors.extend(key.chain().first().cloned());
+    anchors.extend(retired_keys.iter().map(|key| key.certificate.clone()));
     Ok(anchors)
 }
 

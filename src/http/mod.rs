@@ -32,6 +32,8 @@ pub struct AppState {
     pub metrics: Arc<PrometheusHandle>,
     pub clients: Arc<auth::ClientCache>,
     pub verifier: Arc<verifier::VerifierState>,
+    /// Retired signing keys, published until their certificates expire.
+    pub retired_keys: Arc<Vec<crate::crypto::RetiredKey>>,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
