@@ -55,6 +55,7 @@ fn benchmarks(c: &mut Criterion) {
         valid_from: now,
         valid_until: now + Duration::days(365),
         holder_jwk: None,
+        status: None,
     };
     let options = VerifyOptions {
         anchors: X509::stack_from_pem(

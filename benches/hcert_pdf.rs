@@ -57,6 +57,7 @@ fn bench_pdf_channel(c: &mut Criterion) {
         valid_from: issued_at,
         valid_until: issued_at + Duration::days(365),
         holder_jwk: None,
+        status: None,
     };
 
     // The peer signs exactly what the 2D code signs: the COSE Sig_structure of this DCC.

@@ -11,7 +11,7 @@ use std::path::Path;
 use criterion::{criterion_group, criterion_main, Criterion};
 use intyg::certificate::CertificateType;
 use intyg::crypto::{IssuerKey, PassSigningKey};
-use intyg::formats::pkpass::{self, PassOptions, WebService};
+use intyg::formats::pkpass::{self, PassOptions, PassState, WebService};
 use intyg::formats::{hcert, Issuance};
 use serde_json::{json, Map, Value};
 use time::{Duration, OffsetDateTime};
@@ -61,6 +61,7 @@ fn bench_passes(c: &mut Criterion) {
         valid_from: issued_at,
         valid_until: issued_at + Duration::days(90),
         holder_jwk: None,
+        status: None,
     };
     let options = PassOptions {
         organization_name: "Skatteverket",
@@ -68,14 +69,18 @@ fn bench_passes(c: &mut Criterion) {
             url: "https://intyg.example/passkit",
             authentication_token: "q3bN1rX0cJ2kq9yT4mV7pW8sZ5aB6dE1fG2hJ3kL4mN",
         }),
-        voided: false,
+        state: PassState::Valid,
     };
     let payload = hcert::issue(&issuance, &signing_key).expect("the 2D code issues");
     // A manifest of the size a pass has: eleven names with their SHA-1.
     let manifest = br#"{"pass.json":"9b1c0a2e3f4d5b6a7c8d9e0f1a2b3c4d5e6f7a8b","icon.png":"1b1c0a2e3f4d5b6a7c8d9e0f1a2b3c4d5e6f7a8b","icon@2x.png":"2b1c0a2e3f4d5b6a7c8d9e0f1a2b3c4d5e6f7a8b","icon@3x.png":"3b1c0a2e3f4d5b6a7c8d9e0f1a2b3c4d5e6f7a8b","logo.png":"4b1c0a2e3f4d5b6a7c8d9e0f1a2b3c4d5e6f7a8b","logo@2x.png":"5b1c0a2e3f4d5b6a7c8d9e0f1a2b3c4d5e6f7a8b","logo@3x.png":"6b1c0a2e3f4d5b6a7c8d9e0f1a2b3c4d5e6f7a8b","sv.lproj/pass.strings":"7b1c0a2e3f4d5b6a7c8d9e0f1a2b3c4d5e6f7a8b","en.lproj/pass.strings":"8b1c0a2e3f4d5b6a7c8d9e0f1a2b3c4d5e6f7a8b"}"#;
 
     c.bench_function("cms_sign_manifest", |b| {
-        b.iter(|| pass_key.sign_manifest(black_box(manifest)).expect("signing works"))
+        b.iter(|| {
+            pass_key
+                .sign_manifest(black_box(manifest))
+                .expect("signing works")
+        })
     });
     c.bench_function("pkpass_build", |b| {
         b.iter(|| {

@@ -45,6 +45,7 @@ struct FileConfig {
     log_format: Option<LogFormat>,
     signing_key: Option<PathBuf>,
     signing_chain: Option<PathBuf>,
+    previous_signing_chains: Option<Vec<PathBuf>>,
     trust_anchors: Option<Vec<PathBuf>>,
     data_keys: Option<Vec<String>>,
     max_body_bytes: Option<usize>,
@@ -121,6 +122,8 @@ pub struct Config {
     pub signing_key: PathBuf,
     /// PEM chain: the signing certificate first, then its issuers.
     pub signing_chain: PathBuf,
+    /// PEM chains of retired signing keys, each published until its signing certificate expires.
+    pub previous_signing_chains: Vec<PathBuf>,
     /// PEM files of certificates that `intyg verify` and the verify API trust.
     pub trust_anchors: Vec<PathBuf>,
     /// True when the signing key is the development key from `keys-example/`.
@@ -222,6 +225,15 @@ impl Config {
         let signing_chain = env("INTYG_SIGNING_CHAIN")
             .map(PathBuf::from)
             .or(file.signing_chain);
+        let previous_signing_chains = env("INTYG_PREVIOUS_SIGNING_CHAINS")
+            .map(|list| {
+                list.split(',')
+                    .filter(|p| !p.is_empty())
+                    .map(PathBuf::from)
+                    .collect()
+            })
+            .or(file.previous_signing_chains)
+            .unwrap_or_default();
         let trust_anchors = env("INTYG_TRUST_ANCHORS")
             .map(|list| {
                 list.split(',')
@@ -310,6 +322,7 @@ impl Config {
             log_format,
             signing_key,
             signing_chain,
+            previous_signing_chains,
             trust_anchors,
             development_keys,
             data_keys,
@@ -532,6 +545,27 @@ mod tests {
             ["https://a.example.se", "https://b.example.se"]
         );
         assert!(config.apple_wallet.development_keys);
+    }
+
+    #[test]
+    fn previous_signing_chains_from_environment() {
+        let file = FileConfig {
+            previous_signing_chains: Some(vec![PathBuf::from("from-file.pem")]),
+            ..FileConfig::default()
+        };
+        let config = Config::resolve(file, |_| None, &Overrides::default()).unwrap();
+        assert_eq!(
+            config.previous_signing_chains,
+            [PathBuf::from("from-file.pem")]
+        );
+        let env = |name: &str| {
+            (name == "INTYG_PREVIOUS_SIGNING_CHAINS").then(|| "a.pem,,b.pem".to_owned())
+        };
+        let config = Config::resolve(FileConfig::default(), env, &Overrides::default()).unwrap();
+        assert_eq!(
+            config.previous_signing_chains,
+            [PathBuf::from("a.pem"), PathBuf::from("b.pem")]
+        );
     }
 
     #[test]

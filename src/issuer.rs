@@ -9,8 +9,9 @@ use time::{Duration, OffsetDateTime};
 use crate::certificate::{TypeError, TypeRegistry, ValidationError};
 use crate::crypto::{GoogleServiceAccount, IssuerKey, PassSigningKey};
 use crate::formats::google_wallet::GoogleWallet;
-use crate::formats::pkpass::{PassOptions, WebService};
+use crate::formats::pkpass::{PassOptions, PassState, WebService};
 use crate::formats::{self, Format, FormatError, Issuance};
+use crate::status::StatusClaim;
 
 /// Failure to issue one credential.
 #[derive(Debug, thiserror::Error)]
@@ -37,11 +38,11 @@ pub struct Wallets {
 }
 
 /// How the pass of a stored certificate is built: with the web service that updates it, and
-/// voided once the certificate is revoked.
+/// the certificate's status.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PassRequest<'a> {
     pub web_service: Option<WebService<'a>>,
-    pub voided: bool,
+    pub state: PassState,
 }
 
 /// Certificate types, the signing key and the issuer identifier, shared by every request.
@@ -66,6 +67,9 @@ pub struct IssueRequest<'a> {
     pub issued_at: OffsetDateTime,
     /// Validity in days; the type's default when `None`.
     pub validity_days: Option<u32>,
+    /// Where the certificate's status is published; `None` for credentials of no stored
+    /// certificate, such as those of `intyg issue`.
+    pub status: Option<&'a StatusClaim>,
 }
 
 impl Issuer {
@@ -99,7 +103,7 @@ impl Issuer {
         let options = PassOptions {
             organization_name: &wallets.organization_name,
             web_service: pass.web_service,
-            voided: pass.voided,
+            state: pass.state,
         };
         let bytes = self.with_issuance(request, |issuance| {
             formats::pkpass::issue(issuance, self.key.as_ref(), &wallets.pass_key, &options)
@@ -161,6 +165,7 @@ impl Issuer {
             valid_from: request.issued_at,
             valid_until: request.issued_at + Duration::days(i64::from(days)),
             holder_jwk: request.holder_jwk,
+            status: request.status,
         };
         Ok(build(&issuance)?)
     }

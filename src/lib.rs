@@ -17,5 +17,6 @@ pub mod http;
 pub mod issuer;
 pub mod oid4vci;
 pub mod passes;
+pub mod status;
 pub mod store;
 pub mod verify;

@@ -77,6 +77,7 @@ fn rendered_qr_is_payload() {
             valid_from: datetime!(2026-12-04 10:00 UTC),
             valid_until: datetime!(2027-12-04 10:00 UTC),
             holder_jwk: None,
+            status: None,
         };
         let bytes = pdf::render(&issuance, vector.payload()).unwrap();
         let path = dir.path().join(format!("{}.pdf", vector.name));

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use intyg::store::{
     ApiClient, CertificateRecord, CreateOutcome, Idempotency, ListQuery, PassRegistration,
-    SealedData, Secret, Status, Store,
+    SealedData, Secret, Status, StatusEntry, Store, StoreError,
 };
 
 const NOW: i64 = 1_796_400_000;
@@ -59,6 +59,7 @@ fn certificate(id: &str, client_id: &str, type_id: &str) -> CertificateRecord {
         data_deleted_at: None,
         revoked_at: None,
         revocation_reason: None,
+        status_entry: None,
     }
 }
 
@@ -441,6 +442,219 @@ async fn concurrent_consumers_one_wins(store: Arc<dyn Store>) {
     assert_eq!(winners, 1);
 }
 
+async fn status_entry_taken_once(store: Arc<dyn Store>) {
+    with_clients(store.as_ref()).await;
+    assert_eq!(store.status_list_usage().await.unwrap(), None);
+    let mut first = certificate(
+        "00000000-0000-7000-8000-000000000001",
+        "client-a",
+        "personbevis",
+    );
+    first.status_entry = Some(StatusEntry {
+        list: 2,
+        index: 4711,
+    });
+    store.create_certificate(&first, None).await.unwrap();
+    assert_eq!(
+        store.certificate("client-a", &first.id).await.unwrap(),
+        Some(first.clone())
+    );
+
+    let mut second = certificate(
+        "00000000-0000-7000-8000-000000000002",
+        "client-b",
+        "personbevis",
+    );
+    second.status_entry = first.status_entry;
+    let taken = store.create_certificate(&second, None).await;
+    assert!(
+        matches!(
+            taken,
+            Err(StoreError::StatusEntryTaken {
+                list: 2,
+                index: 4711
+            })
+        ),
+        "{taken:?}"
+    );
+    let key = Idempotency {
+        key: "order-1".into(),
+        request_hash: "hash-1".into(),
+    };
+    let taken = store.create_certificate(&second, Some(&key)).await;
+    assert!(
+        matches!(taken, Err(StoreError::StatusEntryTaken { .. })),
+        "{taken:?}"
+    );
+    assert_eq!(
+        store.certificate("client-b", &second.id).await.unwrap(),
+        None
+    );
+
+    // The same index in another list is free, and the failed create left the key unclaimed.
+    second.status_entry = Some(StatusEntry {
+        list: 3,
+        index: 4711,
+    });
+    assert_eq!(
+        store.create_certificate(&second, Some(&key)).await.unwrap(),
+        CreateOutcome::Created(second.clone())
+    );
+    let mut third = certificate(
+        "00000000-0000-7000-8000-000000000003",
+        "client-b",
+        "personbevis",
+    );
+    third.status_entry = Some(StatusEntry { list: 3, index: 9 });
+    store.create_certificate(&third, None).await.unwrap();
+    assert_eq!(store.status_list_usage().await.unwrap(), Some((3, 2)));
+}
+
+async fn suspension_and_reinstatement(store: Arc<dyn Store>) {
+    with_clients(store.as_ref()).await;
+    let mut record = certificate(
+        "00000000-0000-7000-8000-000000000001",
+        "client-a",
+        "personbevis",
+    );
+    record.status_entry = Some(StatusEntry { list: 0, index: 77 });
+    store.create_certificate(&record, None).await.unwrap();
+    let mut other = certificate(
+        "00000000-0000-7000-8000-000000000002",
+        "client-a",
+        "personbevis",
+    );
+    other.status_entry = Some(StatusEntry { list: 0, index: 5 });
+    store.create_certificate(&other, None).await.unwrap();
+    assert_eq!(store.status_list_entries(0).await.unwrap(), []);
+
+    assert_eq!(
+        store
+            .suspend_certificate("client-b", &record.id, NOW, "client-b")
+            .await
+            .unwrap(),
+        None,
+        "another client suspended the certificate"
+    );
+    let suspended = store
+        .suspend_certificate("client-a", &record.id, NOW + 1, "client-a")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(suspended.status, Status::Suspended);
+    assert_eq!(suspended.updated_at, NOW + 1);
+    let again = store
+        .suspend_certificate("client-a", &record.id, NOW + 2, "client-a")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.updated_at, NOW + 1, "a second suspension changed it");
+    assert_eq!(
+        store.status_list_entries(0).await.unwrap(),
+        [(77, Status::Suspended)]
+    );
+    assert_eq!(store.status_list_entries(1).await.unwrap(), []);
+
+    let reinstated = store
+        .reinstate_certificate("client-a", &record.id, NOW + 3, "client-a")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(reinstated.status, Status::Active);
+    assert_eq!(store.status_list_entries(0).await.unwrap(), []);
+
+    store
+        .revoke_certificate("client-a", &other.id, "error", NOW + 4, "client-a")
+        .await
+        .unwrap();
+    let not_suspended = store
+        .suspend_certificate("client-a", &other.id, NOW + 5, "client-a")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(not_suspended.status, Status::Revoked);
+    let not_reinstated = store
+        .reinstate_certificate("client-a", &other.id, NOW + 6, "client-a")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(not_reinstated.status, Status::Revoked);
+    assert_eq!(
+        store.status_list_entries(0).await.unwrap(),
+        [(5, Status::Revoked)]
+    );
+
+    let actions: Vec<String> = store
+        .audit_events(&record.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "certificate.created",
+            "certificate.suspended",
+            "certificate.reinstated"
+        ]
+    );
+}
+
+async fn secrets_deleted_by_subject(store: Arc<dyn Store>) {
+    for (kind, hash, subject) in [
+        ("pre-authorized_code", "p1", "certificate-1"),
+        ("pre-authorized_code", "p2", "certificate-1"),
+        ("pre-authorized_code", "p3", "certificate-2"),
+        ("download", "d1", "certificate-1"),
+    ] {
+        store
+            .put_secret(&Secret {
+                kind: kind.into(),
+                hash: hash.into(),
+                subject_id: subject.into(),
+                expires_at: NOW + 300,
+            })
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        store
+            .delete_secrets("pre-authorized_code", "certificate-1")
+            .await
+            .unwrap(),
+        2
+    );
+    for hash in ["p1", "p2"] {
+        assert_eq!(
+            store
+                .consume_secret("pre-authorized_code", hash, NOW)
+                .await
+                .unwrap(),
+            None,
+            "{hash} survived"
+        );
+    }
+    assert_eq!(
+        store
+            .consume_secret("pre-authorized_code", "p3", NOW)
+            .await
+            .unwrap(),
+        Some("certificate-2".into())
+    );
+    assert_eq!(
+        store.find_secret("download", "d1", NOW).await.unwrap(),
+        Some("certificate-1".into())
+    );
+    assert_eq!(
+        store
+            .delete_secrets("pre-authorized_code", "certificate-1")
+            .await
+            .unwrap(),
+        0
+    );
+}
+
 async fn pass_registrations_follow_certificate_changes(store: Arc<dyn Store>) {
     with_clients(store.as_ref()).await;
     let first = certificate(
@@ -551,6 +765,9 @@ contract!(
         reusable_secret_found_until_expiry,
         certificate_found_by_id_alone,
         concurrent_consumers_one_wins,
+        status_entry_taken_once,
+        suspension_and_reinstatement,
+        secrets_deleted_by_subject,
         pass_registrations_follow_certificate_changes,
         ping_answers,
     ]
@@ -570,6 +787,9 @@ contract!(
         reusable_secret_found_until_expiry,
         certificate_found_by_id_alone,
         concurrent_consumers_one_wins,
+        status_entry_taken_once,
+        suspension_and_reinstatement,
+        secrets_deleted_by_subject,
         pass_registrations_follow_certificate_changes,
         ping_answers,
     ]

@@ -7,7 +7,7 @@ mod validation;
 
 pub use service::{
     issue_request, Certificate, CertificateData, CertificateService, FieldError, Holder,
-    NewCertificate, ServiceError, CHANNELS, MAX_VALIDITY_DAYS,
+    NewCertificate, ServiceError, StatusChange, CHANNELS, MAX_VALIDITY_DAYS,
 };
 pub use types::{
     CertificateType, ClaimRule, Display, PassDisplay, PassImage, Rgb, TypeError, TypeRegistry,

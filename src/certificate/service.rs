@@ -9,10 +9,12 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::crypto::{parse_holder_jwk, DataKeyError, DataKeys};
-use crate::issuer::{IssueRequest, Issuer};
+use crate::formats::Format;
+use crate::issuer::{IssueError, IssueRequest, Issuer};
 use crate::oid4vci::offer::new_offer;
-use crate::oid4vci::{hash_secret, new_secret};
+use crate::oid4vci::{hash_secret, new_secret, ACCESS_TOKEN, PRE_AUTHORIZED_CODE};
 use crate::passes::PassUpdates;
+use crate::status::{ListError, StatusLists};
 use crate::store::{
     ApiClient, CertificateRecord, CreateOutcome, Idempotency, ListQuery, Secret, Status, Store,
     StoreError,
@@ -52,6 +54,19 @@ pub enum ServiceError {
         channel: &'static str,
         detail: String,
     },
+    #[error("the certificate is {}, so it cannot be {action}", status.as_str())]
+    StatusConflict {
+        status: Status,
+        action: &'static str,
+    },
+    #[error(
+        "the personal data of this certificate was deleted at the end of its retention period"
+    )]
+    DataDeleted,
+    #[error(transparent)]
+    Issue(#[from] IssueError),
+    #[error(transparent)]
+    StatusList(#[from] ListError),
 }
 
 /// The holder of a certificate, with what delivery needs to know of them.
@@ -111,7 +126,11 @@ pub struct HolderLinks {
 /// Secret kind of the download tokens in PDF and pass links.
 pub const DOWNLOAD_TOKEN: &str = "download";
 
-/// Creates, reads and revokes certificates.
+/// Tries at drawing a free status list index before a create fails. With lists at most half
+/// full (see `status::allocator`), 32 draws all hitting taken indices has odds below 1 in 10^9.
+const STATUS_ENTRY_ATTEMPTS: u32 = 32;
+
+/// Creates, reads, revokes, suspends and reinstates certificates.
 #[derive(Clone)]
 pub struct CertificateService {
     pub store: Arc<dyn Store>,
@@ -119,6 +138,15 @@ pub struct CertificateService {
     pub data_keys: Arc<DataKeys>,
     /// Pushes pass updates to registered devices; `None` where passes are not served.
     pub pass_updates: Option<Arc<PassUpdates>>,
+    pub status_lists: Arc<StatusLists>,
+}
+
+/// A change of a certificate's status requested by its e-service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusChange<'a> {
+    Revoke { reason: &'a str },
+    Suspend,
+    Reinstate,
 }
 
 impl CertificateService {
@@ -194,7 +222,7 @@ impl CertificateService {
         let plaintext =
             serde_json::to_vec(&data).map_err(|error| StoreError::Corrupt(error.to_string()))?;
         let sealed = self.data_keys.seal(&plaintext, id.as_bytes())?;
-        let record = CertificateRecord {
+        let mut record = CertificateRecord {
             id,
             client_id: client.id.clone(),
             type_id: request.type_id,
@@ -210,6 +238,7 @@ impl CertificateService {
             data_deleted_at: None,
             revoked_at: None,
             revocation_reason: None,
+            status_entry: None,
         };
         // The save link is built before anything is stored, because a certificate whose link
         // would be too long is rejected whole.
@@ -225,11 +254,7 @@ impl CertificateService {
             }])
         })?;
 
-        match self
-            .store
-            .create_certificate(&record, idempotency.as_ref())
-            .await?
-        {
+        match self.insert(&mut record, idempotency.as_ref()).await? {
             CreateOutcome::Created(record) => {
                 metrics::counter!("intyg_certificates_created_total", "type" => record.type_id.clone()).increment(1);
                 tracing::info!(target: "audit", client_id = %client.id, certificate_id = %record.id, type_id = %record.type_id, "certificate created");
@@ -266,6 +291,36 @@ impl CertificateService {
         }
     }
 
+    /// Stores a new certificate with a random free status list entry, drawing again when the
+    /// entry is taken.
+    async fn insert(
+        &self,
+        record: &mut CertificateRecord,
+        idempotency: Option<&Idempotency>,
+    ) -> Result<CreateOutcome, ServiceError> {
+        let allocator = self.status_lists.allocator();
+        let mut attempts = 0;
+        loop {
+            let entry = allocator.candidate();
+            record.status_entry = Some(entry);
+            match self.store.create_certificate(record, idempotency).await {
+                Ok(outcome) => {
+                    if matches!(outcome, CreateOutcome::Created(_)) {
+                        allocator.taken(entry);
+                    }
+                    return Ok(outcome);
+                }
+                Err(StoreError::StatusEntryTaken { .. })
+                    if attempts + 1 < STATUS_ENTRY_ATTEMPTS =>
+                {
+                    allocator.collided(entry);
+                    attempts += 1;
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+    }
+
     /// Returns the client's certificate `id` with its data opened.
     pub async fn get(&self, client: &ApiClient, id: &str) -> Result<Certificate, ServiceError> {
         let record = self
@@ -293,14 +348,100 @@ impl CertificateService {
         reason: &str,
         now: OffsetDateTime,
     ) -> Result<CertificateRecord, ServiceError> {
-        let record = self
-            .store
-            .revoke_certificate(&client.id, id, reason, now.unix_timestamp(), &client.id)
-            .await?
-            .ok_or(ServiceError::NotFound)?;
-        tracing::info!(target: "audit", client_id = %client.id, certificate_id = %record.id, "certificate revoked");
+        self.change_status(client, id, StatusChange::Revoke { reason }, now)
+            .await
+    }
+
+    /// Changes the status of the client's certificate `id`, and makes every form of it follow:
+    /// the status lists, the holder's outstanding credential offers and access tokens (deleted
+    /// on revocation), and the verify API. Repeating a change changes nothing. Suspending or
+    /// reinstating a revoked certificate is a [`ServiceError::StatusConflict`].
+    pub async fn change_status(
+        &self,
+        client: &ApiClient,
+        id: &str,
+        change: StatusChange<'_>,
+        now: OffsetDateTime,
+    ) -> Result<CertificateRecord, ServiceError> {
+        let at = now.unix_timestamp();
+        let (record, expected, action) = match change {
+            StatusChange::Revoke { reason } => (
+                self.store
+                    .revoke_certificate(&client.id, id, reason, at, &client.id)
+                    .await?,
+                Status::Revoked,
+                "revoked",
+            ),
+            StatusChange::Suspend => (
+                self.store
+                    .suspend_certificate(&client.id, id, at, &client.id)
+                    .await?,
+                Status::Suspended,
+                "suspended",
+            ),
+            StatusChange::Reinstate => (
+                self.store
+                    .reinstate_certificate(&client.id, id, at, &client.id)
+                    .await?,
+                Status::Active,
+                "reinstated",
+            ),
+        };
+        let record = record.ok_or(ServiceError::NotFound)?;
+        if record.status != expected {
+            return Err(ServiceError::StatusConflict {
+                status: record.status,
+                action,
+            });
+        }
+        self.status_lists.changed();
+        if record.status == Status::Revoked {
+            // A revoked certificate can never be issued again, so its offers are withdrawn.
+            let mut withdrawn = 0;
+            for kind in [PRE_AUTHORIZED_CODE, ACCESS_TOKEN] {
+                withdrawn += self.store.delete_secrets(kind, &record.id).await?;
+            }
+            tracing::info!(certificate_id = %record.id, withdrawn, "credential offers and access tokens of a revoked certificate deleted");
+        }
+        tracing::info!(target: "audit", client_id = %client.id, certificate_id = %record.id, status = record.status.as_str(), "certificate {action}");
         self.changed(&record);
         Ok(record)
+    }
+
+    /// Issues a credential of a stored certificate; every credential the server issues for a
+    /// certificate goes through here, so each carries the certificate's status claim.
+    pub fn issue_credential(
+        &self,
+        certificate: &Certificate,
+        format: Format,
+        holder_jwk: Option<&Map<String, Value>>,
+        now: OffsetDateTime,
+    ) -> Result<String, ServiceError> {
+        let record = &certificate.record;
+        if record.status != Status::Active {
+            return Err(ServiceError::StatusConflict {
+                status: record.status,
+                action: "issued",
+            });
+        }
+        let data = certificate.data.as_ref().ok_or(ServiceError::DataDeleted)?;
+        let holder_jwk =
+            holder_jwk.or_else(|| data.holder.as_ref().and_then(|holder| holder.jwk.as_ref()));
+        let status = record
+            .status_entry
+            .map(|entry| entry.claim(&self.issuer.issuer_id));
+        let valid_until = OffsetDateTime::from_unix_timestamp(record.valid_until).unwrap_or(now);
+        let remaining_days = ((valid_until - now).whole_seconds().max(86_400) / 86_400) as u32;
+        Ok(self.issuer.issue(&IssueRequest {
+            type_id: &record.type_id,
+            format,
+            claims: &data.claims,
+            holder_jwk,
+            certificate_id: &record.id,
+            issued_at: now,
+            validity_days: Some(remaining_days),
+            status: status.as_ref(),
+        })?)
     }
 
     /// Returns the Google Wallet save link when the certificate has the `google` channel, or
@@ -432,6 +573,7 @@ pub fn issue_request<'a>(
         issued_at: OffsetDateTime::from_unix_timestamp(record.valid_from)
             .unwrap_or(OffsetDateTime::UNIX_EPOCH),
         validity_days: u32::try_from((record.valid_until - record.valid_from) / 86_400).ok(),
+        status: None,
     }
 }
 

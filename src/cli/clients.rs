@@ -14,7 +14,8 @@ pub(super) enum ClientsCommand {
     Add {
         /// A unique name for the client, such as the e-service's name.
         name: String,
-        /// Certificate types the client may issue, comma-separated.
+        /// Certificate types the client may issue, comma-separated; the scope vc-api lets it use
+        /// the VC-API issue endpoint.
         #[arg(long, value_delimiter = ',', required = true)]
         types: Vec<String>,
         /// Database URL: sqlite://PATH or postgres://... [default: as intyg serve].
@@ -64,7 +65,9 @@ async fn execute(command: ClientsCommand, config: &Config) -> Result<(), String>
             let registry =
                 TypeRegistry::load(&config.schemas_dir).map_err(|error| error.to_string())?;
             for type_id in &types {
-                registry.get(type_id).map_err(|error| error.to_string())?;
+                if type_id != crate::http::vc_api::VC_API_SCOPE {
+                    registry.get(type_id).map_err(|error| error.to_string())?;
+                }
             }
             let store = crate::store::open(&config.database)
                 .await

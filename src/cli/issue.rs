@@ -345,6 +345,8 @@ fn issue_line(
         certificate_id: &certificate_id,
         issued_at: OffsetDateTime::now_utc(),
         validity_days: args.validity_days,
+        // The command line stores no certificate, so there is no status list entry to point at.
+        status: None,
     };
     let file = match args.format {
         OutputFormat::Credential(_) => {

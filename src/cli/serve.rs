@@ -7,10 +7,15 @@ use super::{load_signing_key, EXIT_USAGE};
 use crate::certificate::{CertificateService, TypeRegistry};
 use crate::config::{Config, Overrides};
 use crate::crypto::DataKeys;
+use crate::crypto::{IssuerKey, RetiredKey};
+use crate::http::verifier::VerifierState;
 use crate::http::{router, AppState};
 use crate::issuer::Issuer;
 use crate::passes::PassUpdates;
+use crate::status::StatusLists;
 use crate::store::Store;
+use crate::verify::StatusListFetcher;
+use openssl::x509::X509;
 
 #[derive(Debug, Args)]
 pub(super) struct ServeArgs {
@@ -82,17 +87,28 @@ async fn serve(config: &Config) -> Result<(), String> {
         issuer_id: config.public_url.clone(),
         wallets: Some(Arc::new(wallets)),
     };
+    let status_lists = StatusLists::open(Arc::clone(&store))
+        .await
+        .map_err(|error| format!("cannot read the status lists: {error}"))?;
     let service = CertificateService {
+        status_lists: Arc::new(status_lists),
         store: Arc::clone(&store),
         issuer: Arc::new(issuer),
         data_keys: Arc::new(data_keys),
         pass_updates: Some(Arc::new(pass_updates)),
+    };
+    let retired_keys = load_retired_keys(config)?;
+    let verifier = VerifierState {
+        anchors: verifier_anchors(config, &service.issuer.key, &retired_keys)?,
+        fetcher: StatusListFetcher::new(Some(service.status_lists.generation()))?,
     };
     let app = router(
         AppState {
             service,
             metrics: Arc::new(metrics),
             clients: Arc::default(),
+            verifier: Arc::new(verifier),
+            retired_keys: Arc::new(retired_keys),
         },
         config.max_body_bytes,
     );
@@ -110,6 +126,37 @@ async fn serve(config: &Config) -> Result<(), String> {
     served?;
     tracing::info!("intyg serve stopped");
     Ok(())
+}
+
+/// Loads the retired signing keys. One whose certificate has expired is left out, because
+/// nothing it signed verifies any more.
+fn load_retired_keys(config: &Config) -> Result<Vec<RetiredKey>, String> {
+    let now = time::OffsetDateTime::now_utc();
+    let mut keys = Vec::new();
+    for path in &config.previous_signing_chains {
+        let key = RetiredKey::load(path).map_err(|error| error.to_string())?;
+        let kid = key.public_jwk.get("kid").cloned().unwrap_or_default();
+        if key.not_after <= now {
+            tracing::info!(%kid, path = %path.display(), "a previous signing certificate has expired and is no longer published; remove it from previous_signing_chains");
+            continue;
+        }
+        tracing::info!(%kid, not_after = %crate::formats::rfc3339(key.not_after), "publishing a previous signing key");
+        keys.push(key);
+    }
+    Ok(keys)
+}
+
+/// Returns the verify API's trust anchors: the configured ones and the server's own signing
+/// certificates, current and retired, so the server always verifies what it issued.
+fn verifier_anchors(
+    config: &Config,
+    key: &IssuerKey,
+    retired_keys: &[RetiredKey],
+) -> Result<Vec<X509>, String> {
+    let mut anchors = super::verify::load_anchors(&config.trust_anchors)?;
+    anchors.extend(key.chain().first().cloned());
+    anchors.extend(retired_keys.iter().map(|key| key.certificate.clone()));
+    Ok(anchors)
 }
 
 /// Deletes personal data past its retention period, now and then every `interval_seconds`.

@@ -11,7 +11,11 @@ use time::OffsetDateTime;
 
 use super::EXIT_USAGE;
 use crate::config::Config;
-use crate::verify::{verify, Verification, VerifyOptions};
+use crate::verify::status::StatusLists;
+use crate::verify::{
+    apply_status, verify, StatusList, StatusListFetcher, Verification, VerifyOptions,
+};
+use std::sync::Arc;
 
 #[derive(Debug, Args)]
 pub(super) struct VerifyArgs {
@@ -21,9 +25,17 @@ pub(super) struct VerifyArgs {
     /// Check validity at this RFC 3339 time instead of now, such as 2021-06-16T09:50:03Z.
     #[arg(long, value_name = "RFC3339")]
     at: Option<String>,
-    /// Print one JSON object a credential: {"valid", "format", "claims", "errors", ...}.
+    /// Print one JSON object a credential: {"valid", "format", "claims", "checks", "errors", ...}.
     #[arg(long)]
     json: bool,
+    /// File with a status list (a statuslist+jwt or a Bitstring Status List credential as
+    /// vc+jwt), used instead of fetching the list from its URL (repeatable).
+    #[arg(long, value_name = "FILE")]
+    status_list: Vec<PathBuf>,
+    /// Fetch no status list over the network; a credential whose list was not given with
+    /// --status-list then fails the status check.
+    #[arg(long)]
+    offline: bool,
     /// File with one credential a line, or - for standard input.
     #[arg(value_name = "PATH|-", default_value = "-")]
     input: String,
@@ -53,7 +65,13 @@ fn verify_all(args: &VerifyArgs, config: &Config) -> Result<bool, String> {
         &args.trust
     };
     let anchors = load_anchors(anchor_paths)?;
-    let options = VerifyOptions { anchors, at };
+    let options = VerifyOptions::new(anchors, at);
+    let given_lists = load_status_lists(&args.status_list, &options)?;
+    let fetcher = if args.offline {
+        None
+    } else {
+        Some(StatusFetch::new()?)
+    };
 
     let mut text = String::new();
     if args.input == "-" {
@@ -71,7 +89,19 @@ fn verify_all(args: &VerifyArgs, config: &Config) -> Result<bool, String> {
     let mut out = stdout.lock();
     for line in text.lines().filter(|line| !line.trim().is_empty()) {
         count += 1;
-        let verification = verify(line, &options);
+        let mut verification = verify(line, &options);
+        if !verification.status.is_empty() {
+            let mut lists = given_lists.clone();
+            let missing: Vec<String> = verification
+                .status_uris()
+                .into_iter()
+                .filter(|uri| !lists.contains_key(uri))
+                .collect();
+            if let Some(fetch) = &fetcher {
+                lists.extend(fetch.lists(&missing, &options));
+            }
+            apply_status(&mut verification, &lists);
+        }
         all_valid &= verification.valid;
         let written = if args.json {
             writeln!(out, "{}", json_report(&verification))
@@ -93,7 +123,7 @@ fn verify_all(args: &VerifyArgs, config: &Config) -> Result<bool, String> {
     Ok(all_valid)
 }
 
-fn load_anchors(paths: &[PathBuf]) -> Result<Vec<X509>, String> {
+pub(super) fn load_anchors(paths: &[PathBuf]) -> Result<Vec<X509>, String> {
     let mut anchors = Vec::new();
     for path in paths {
         let pem = fs::read(path)
@@ -109,12 +139,52 @@ fn load_anchors(paths: &[PathBuf]) -> Result<Vec<X509>, String> {
     Ok(anchors)
 }
 
+/// Reads the status list files, verifies each, and returns them by the URL each names itself by.
+fn load_status_lists(paths: &[PathBuf], options: &VerifyOptions) -> Result<StatusLists, String> {
+    let mut lists = StatusLists::new();
+    for path in paths {
+        let text = fs::read_to_string(path)
+            .map_err(|error| format!("cannot read the status list {}: {error}", path.display()))?;
+        let list = StatusList::parse(&text, None, options)
+            .map_err(|error| format!("{}: {error}", path.display()))?;
+        lists.insert(list.uri.clone(), Ok(Arc::new(list)));
+    }
+    Ok(lists)
+}
+
+/// Fetches status lists over HTTP on a runtime of its own, for the synchronous command line.
+struct StatusFetch {
+    runtime: tokio::runtime::Runtime,
+    fetcher: StatusListFetcher,
+}
+
+impl StatusFetch {
+    fn new() -> Result<Self, String> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|error| format!("cannot start the async runtime: {error}"))?;
+        Ok(Self {
+            runtime,
+            fetcher: StatusListFetcher::new(None)?,
+        })
+    }
+
+    fn lists(&self, uris: &[String], options: &VerifyOptions) -> StatusLists {
+        if uris.is_empty() {
+            return StatusLists::new();
+        }
+        self.runtime.block_on(self.fetcher.lists(uris, options))
+    }
+}
+
 fn json_report(verification: &Verification) -> serde_json::Value {
     json!({
         "valid": verification.valid,
         "format": verification.format,
         "claims": verification.claims,
         "metadata": verification.metadata,
+        "checks": verification.checks(),
         "errors": verification.errors,
     })
 }

@@ -223,3 +223,61 @@ pub(crate) fn asn1_to_offset(
     let seconds = i64::from(diff.days) * 86_400 + i64::from(diff.secs);
     Ok(OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(seconds))
 }
+
+/// The public half of a retired signing key: still published, so that credentials it signed keep
+/// verifying, until its signing certificate expires. A credential never verifies past that time
+/// anyway, because its chain is checked at the verification time.
+#[derive(Debug, Clone)]
+pub struct RetiredKey {
+    /// The public JWK with `kid`, `use`, `alg` and `x5c`, as the JWKS publishes it.
+    pub public_jwk: Map<String, Value>,
+    /// The retired signing certificate, which the server's verifier trusts.
+    pub certificate: X509,
+    pub not_after: OffsetDateTime,
+}
+
+impl RetiredKey {
+    /// Loads a retired key's PEM chain, its signing certificate first.
+    pub fn load(chain_path: &Path) -> Result<Self, KeyError> {
+        let pem = fs::read(chain_path).map_err(|source| KeyError::Read {
+            path: chain_path.to_path_buf(),
+            source,
+        })?;
+        let chain = X509::stack_from_pem(&pem).map_err(|error| KeyError::NotAChain {
+            path: chain_path.to_path_buf(),
+            detail: error.to_string(),
+        })?;
+        let crypto = |detail: String| KeyError::Crypto {
+            path: chain_path.to_path_buf(),
+            detail,
+        };
+        let Some(leaf) = chain.first() else {
+            return Err(KeyError::NotAChain {
+                path: chain_path.to_path_buf(),
+                detail: "no certificate found".into(),
+            });
+        };
+        let public_key = leaf
+            .public_key()
+            .map_err(|error| crypto(error.to_string()))?;
+        let mut public_jwk =
+            ec_public_jwk(&public_key).map_err(|error| crypto(error.to_string()))?;
+        let key_id = jwk_thumbprint(&public_jwk).map_err(|error| crypto(error.to_string()))?;
+        let x5c = chain
+            .iter()
+            .map(|certificate| certificate.to_der().map(b64_std))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|error| crypto(error.to_string()))?;
+        public_jwk.insert("kid".into(), Value::from(key_id));
+        public_jwk.insert("use".into(), Value::from("sig"));
+        public_jwk.insert("alg".into(), Value::from("ES256"));
+        public_jwk.insert("x5c".into(), Value::from(x5c));
+        let not_after =
+            asn1_to_offset(leaf.not_after()).map_err(|error| crypto(error.to_string()))?;
+        Ok(Self {
+            public_jwk,
+            certificate: leaf.clone(),
+            not_after,
+        })
+    }
+}

@@ -15,7 +15,7 @@ pub use chain::{verify_chain, ChainError};
 pub use data_key::{DataKeyError, DataKeys, SealedData};
 pub use generate::{generate_development_set, GenerateError};
 pub use jwk::{ec_public_jwk, jwk_thumbprint, parse_holder_jwk, public_key_from_jwk, JwkError};
-pub use keys::{IssuerKey, KeyError};
+pub use keys::{IssuerKey, KeyError, RetiredKey};
 pub use wallet_keys::{GoogleServiceAccount, PassSigningKey, WalletKeyError};
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};

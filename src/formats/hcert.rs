@@ -267,6 +267,7 @@ mod tests {
             valid_from: issued_at,
             valid_until: issued_at + Duration::days(valid_days),
             holder_jwk: None,
+            status: None,
         };
         issue(&issuance, key)
     }

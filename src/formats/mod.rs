@@ -20,6 +20,7 @@ use time::OffsetDateTime;
 
 use crate::certificate::CertificateType;
 use crate::crypto::{SignError, Signer};
+use crate::status::StatusClaim;
 
 /// A credential format that intyg issues, named by its OpenID4VCI 1.0 format identifier, or for
 /// the 2D code, which OpenID4VCI does not define, by `hcert`.
@@ -89,6 +90,10 @@ pub struct Issuance<'a> {
     pub valid_until: OffsetDateTime,
     /// The holder's public JWK; when present the credential is bound to it with `cnf.jwk`.
     pub holder_jwk: Option<&'a Map<String, Value>>,
+    /// Where the certificate's status is published. SD-JWT VC and `jwt_vc_json` carry it as the
+    /// Token Status List `status` claim, `vc+jwt` as Bitstring Status List entries in
+    /// `credentialStatus`; the 2D code has no status member.
+    pub status: Option<&'a StatusClaim>,
 }
 
 /// Failure to issue a credential.

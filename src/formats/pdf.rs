@@ -556,6 +556,7 @@ mod tests {
             valid_from: datetime!(2026-12-04 10:00 UTC),
             valid_until: datetime!(2027-03-04 10:00 UTC),
             holder_jwk: None,
+            status: None,
         }
     }
 

@@ -34,28 +34,38 @@ pub struct WebService<'a> {
     pub authentication_token: &'a str,
 }
 
+/// The certificate's status as its pass shows it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PassState {
+    /// Valid: the pass carries the 2D code.
+    #[default]
+    Valid,
+    /// Suspended: the pass shows the status and no barcode until the certificate is reinstated.
+    Suspended,
+    /// Revoked: the pass is voided and carries no barcode.
+    Revoked,
+}
+
 /// What a pass shows beyond the certificate itself.
 #[derive(Debug, Clone, Copy)]
 pub struct PassOptions<'a> {
     /// The agency's name, shown on the lock screen and in notifications.
     pub organization_name: &'a str,
     pub web_service: Option<WebService<'a>>,
-    /// A revoked certificate's pass is voided and carries no barcode.
-    pub voided: bool,
+    pub state: PassState,
 }
 
-/// Issues the pass of one certificate: signs its 2D code (unless the pass is voided), builds the
-/// files and signs the manifest.
+/// Issues the pass of one certificate: signs its 2D code (only while the certificate is valid),
+/// builds the files and signs the manifest.
 pub fn issue(
     issuance: &Issuance<'_>,
     signer: &dyn Signer,
     key: &PassSigningKey,
     options: &PassOptions<'_>,
 ) -> Result<Vec<u8>, FormatError> {
-    let payload = if options.voided {
-        None
-    } else {
-        Some(hcert::issue(issuance, signer)?)
+    let payload = match options.state {
+        PassState::Valid => Some(hcert::issue(issuance, signer)?),
+        PassState::Suspended | PassState::Revoked => None,
     };
     build(issuance, payload.as_deref(), key, options)
 }
@@ -75,7 +85,7 @@ pub fn build(
             )));
         }
     }
-    let texts = Texts::new(issuance, options.voided);
+    let texts = Texts::new(issuance, options.state);
     let pass = pass_json(issuance, payload, key, options, &texts);
     let pass_bytes = serde_json::to_vec(&pass).map_err(encode_error)?;
 
@@ -124,11 +134,16 @@ fn pass_json(
         "dateStyle": "PKDateStyleShort",
         "timeStyle": "PKDateStyleNone",
     })];
-    if options.voided {
+    let status = match options.state {
+        PassState::Valid => None,
+        PassState::Suspended => Some("status.suspended"),
+        PassState::Revoked => Some("status.revoked"),
+    };
+    if let Some(status) = status {
         header_fields = vec![json!({
             "key": "status",
             "label": "field.status",
-            "value": "status.revoked",
+            "value": status,
         })];
     }
     let mut back_fields: Vec<Value> = texts
@@ -170,7 +185,7 @@ fn pass_json(
         "labelColor": display.label_color.css(),
         "expirationDate": valid_until,
         "sharingProhibited": true,
-        "voided": options.voided,
+        "voided": options.state == PassState::Revoked,
         "generic": {
             "headerFields": header_fields,
             "primaryFields": front(Group::Primary),
@@ -257,11 +272,11 @@ struct Texts {
     front: Vec<FrontField>,
     /// The back's claim labels and values, in table order.
     back: Vec<(Label, String)>,
-    voided: bool,
+    state: PassState,
 }
 
 impl Texts {
-    fn new(issuance: &Issuance<'_>, voided: bool) -> Self {
+    fn new(issuance: &Issuance<'_>, state: PassState) -> Self {
         let certificate_type = issuance.certificate_type;
         let name = |locale: &str| certificate_type.display_for(locale).name.clone();
         let description = |locale: &str| {
@@ -283,7 +298,7 @@ impl Texts {
             },
             front,
             back: back_rows(issuance),
-            voided,
+            state,
         }
     }
 
@@ -315,9 +330,19 @@ impl Texts {
                 ),
             ),
         ];
-        if self.voided {
-            entries.push(("field.status".to_owned(), fixed("Status", "Status")));
-            entries.push(("status.revoked".to_owned(), fixed("Återkallat", "Revoked")));
+        match self.state {
+            PassState::Valid => {}
+            PassState::Suspended => entries.extend([
+                ("field.status".to_owned(), fixed("Status", "Status")),
+                (
+                    "status.suspended".to_owned(),
+                    fixed("Tillfälligt spärrat", "Suspended"),
+                ),
+            ]),
+            PassState::Revoked => entries.extend([
+                ("field.status".to_owned(), fixed("Status", "Status")),
+                ("status.revoked".to_owned(), fixed("Återkallat", "Revoked")),
+            ]),
         }
         for field in &self.front {
             entries.push((field.label_key.clone(), pick(&field.label)));

@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 use super::{jws, FormatError, Issuance};
 use crate::certificate::CertificateType;
 use crate::crypto::{b64url, Signer};
+use crate::status::token;
 
 /// The JOSE `typ` of an SD-JWT VC (SD-JWT VC draft, section 3.2.1).
 pub const TYP: &str = "dc+sd-jwt";
@@ -64,6 +65,12 @@ pub fn issue(issuance: &Issuance<'_>, signer: &dyn Signer) -> Result<String, For
         payload.insert(name, value);
     }
     payload.insert("_sd_alg".into(), Value::from("sha-256"));
+    if let Some(status) = issuance.status {
+        payload.insert(
+            "status".into(),
+            token::status_claim(status.index, &status.token_list_uri),
+        );
+    }
     if let Some(holder_jwk) = issuance.holder_jwk {
         let mut cnf = Map::new();
         cnf.insert("jwk".into(), Value::Object(holder_jwk.clone()));

@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 
 use super::{jws, rfc3339, FormatError, Issuance};
 use crate::crypto::Signer;
+use crate::status::{bitstring, token, Purpose};
 
 /// The JOSE `typ` of a VCDM 2.0 credential secured with JOSE (VC-JOSE-COSE, section 3.1.1).
 pub const VC_JWT_TYP: &str = "vc+jwt";
@@ -35,6 +36,23 @@ pub fn issue_vc_jwt(issuance: &Issuance<'_>, signer: &dyn Signer) -> Result<Stri
         "credentialSubject".into(),
         Value::Object(issuance.claims.clone()),
     );
+    if let Some(status) = issuance.status {
+        credential.insert(
+            "credentialStatus".into(),
+            Value::from(vec![
+                bitstring::status_entry(
+                    status.index,
+                    &status.revocation_list_uri,
+                    Purpose::Revocation,
+                ),
+                bitstring::status_entry(
+                    status.index,
+                    &status.suspension_list_uri,
+                    Purpose::Suspension,
+                ),
+            ]),
+        );
+    }
     // VC-JOSE-COSE lets JWT claims sit beside the credential as long as they agree with it:
     // `iss` equals `issuer`, and `nbf`/`exp` equal `validFrom`/`validUntil`.
     insert_jwt_claims(&mut credential, issuance);
@@ -73,6 +91,12 @@ pub fn issue_jwt_vc_json(
         Value::from(format!("urn:uuid:{}", issuance.certificate_id)),
     );
     insert_jwt_claims(&mut payload, issuance);
+    if let Some(status) = issuance.status {
+        payload.insert(
+            "status".into(),
+            token::status_claim(status.index, &status.token_list_uri),
+        );
+    }
     payload.insert("vc".into(), Value::Object(credential));
 
     let payload =
@@ -110,4 +134,39 @@ fn insert_jwt_claims(target: &mut Map<String, Value>, issuance: &Issuance<'_>) {
         cnf.insert("jwk".into(), Value::Object(holder_jwk.clone()));
         target.insert("cnf".into(), Value::Object(cnf));
     }
+}
+
+/// Secures a VCDM 2.0 credential that arrived whole, as the VC-API issue endpoint receives it, as
+/// `vc+jwt`. The JWT claims `iss`, `iat` and, from `validFrom` and `validUntil`, `nbf` and `exp`
+/// are added beside it; the caller has checked the credential against the data model.
+pub fn secure_vc_jwt(
+    mut credential: Map<String, Value>,
+    issuer: &str,
+    issued_at: time::OffsetDateTime,
+    signer: &dyn Signer,
+) -> Result<String, FormatError> {
+    let seconds = |name: &str| {
+        credential
+            .get(name)
+            .and_then(Value::as_str)
+            .and_then(|text| {
+                time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
+            .map(|time| time.unix_timestamp())
+    };
+    let (not_before, expires) = (seconds("validFrom"), seconds("validUntil"));
+    credential.insert("iss".into(), Value::from(issuer));
+    credential.insert("iat".into(), Value::from(issued_at.unix_timestamp()));
+    if let Some(not_before) = not_before {
+        credential.insert("nbf".into(), Value::from(not_before));
+    }
+    if let Some(expires) = expires {
+        credential.insert("exp".into(), Value::from(expires));
+    }
+    let mut header = jws::header(VC_JWT_TYP, signer);
+    header.insert("cty".into(), Value::from("vc"));
+    let payload =
+        serde_json::to_vec(&credential).map_err(|error| FormatError::Encode(error.to_string()))?;
+    Ok(jws::sign_compact(&header, &payload, signer)?)
 }

@@ -139,7 +139,7 @@ fn timestamp(seconds: i64) -> String {
         .unwrap_or_else(|_| seconds.to_string())
 }
 
-fn response(
+pub(super) fn response(
     state: &AppState,
     record: &CertificateRecord,
     certificate: Option<&Certificate>,
@@ -173,7 +173,7 @@ fn response(
 
 /// Checks the content type and size, then parses the body into `T`, naming the first invalid
 /// field by JSON pointer.
-fn parse_json_body<T: DeserializeOwned>(
+pub(super) fn parse_json_body<T: DeserializeOwned>(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<T, Problem> {

@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use super::problem::Problem;
 use super::AppState;
 use crate::certificate::{issue_request, CertificateData};
-use crate::formats::pkpass::{self, WebService};
+use crate::formats::pkpass::{self, PassState, WebService};
 use crate::issuer::{IssueError, PassRequest};
 use crate::passes;
 use crate::store::{CertificateRecord, Status};
@@ -77,8 +77,9 @@ async fn download_pass(
         .into_response())
 }
 
-/// Builds the pass of a stored certificate with its web service and authentication token; a
-/// revoked certificate's pass is voided.
+/// Builds the pass of a stored certificate with its web service and authentication token. A
+/// revoked certificate's pass is voided, and a suspended one's shows its status instead of the
+/// barcode.
 pub(super) async fn build_pass(
     state: &AppState,
     record: CertificateRecord,
@@ -98,7 +99,11 @@ pub(super) async fn build_pass(
                 url: &web_service_url,
                 authentication_token: &token,
             }),
-            voided: record.status == Status::Revoked,
+            state: match record.status {
+                Status::Active => PassState::Valid,
+                Status::Suspended => PassState::Suspended,
+                Status::Revoked => PassState::Revoked,
+            },
         };
         issuer.issue_pass(&issue_request(&record, &data), &request)
     })
@@ -106,7 +111,7 @@ pub(super) async fn build_pass(
 }
 
 /// Opens the certificate named by `file` (its id and `suffix`) with the download token in the
-/// query. A revoked certificate, or one whose data was deleted, gets 410 Gone.
+/// query. A revoked or suspended certificate, or one whose data was deleted, gets 410 Gone.
 async fn holder_certificate(
     state: &AppState,
     file: &str,
@@ -130,13 +135,22 @@ async fn holder_certificate(
         .service
         .get_with_download_token(id, &token, now.unix_timestamp())
         .await?;
-    if certificate.record.status == Status::Revoked {
-        return Err(Problem::new(
+    match certificate.record.status {
+        Status::Active => {}
+        Status::Revoked => {
+            return Err(Problem::new(
+                StatusCode::GONE,
+                "revoked",
+                "Certificate revoked",
+                "this certificate has been revoked and can no longer be downloaded",
+            ))
+        }
+        Status::Suspended => return Err(Problem::new(
             StatusCode::GONE,
-            "revoked",
-            "Certificate revoked",
-            "this certificate has been revoked and can no longer be downloaded",
-        ));
+            "suspended",
+            "Certificate suspended",
+            "this certificate is suspended and cannot be downloaded until the issuer reinstates it",
+        )),
     }
     let Some(data) = certificate.data else {
         return Err(gone_data_deleted());

@@ -6,6 +6,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
+use time::OffsetDateTime;
 
 use super::AppState;
 
@@ -29,8 +30,18 @@ fn issuer_path(issuer_id: &str) -> &str {
         .map_or("", |index| &without_scheme[index..])
 }
 
+/// Returns the current signing key and every retired key whose certificate has not expired.
 fn key_set(state: &AppState) -> Value {
-    json!({ "keys": [state.service.issuer.key.public_jwk()] })
+    let now = OffsetDateTime::now_utc();
+    let mut keys = vec![Value::Object(state.service.issuer.key.public_jwk().clone())];
+    keys.extend(
+        state
+            .retired_keys
+            .iter()
+            .filter(|key| key.not_after > now)
+            .map(|key| Value::Object(key.public_jwk.clone())),
+    );
+    json!({ "keys": keys })
 }
 
 async fn jwks(State(state): State<AppState>) -> impl IntoResponse {

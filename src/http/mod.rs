@@ -4,10 +4,14 @@ pub mod api;
 pub mod auth;
 mod holder;
 mod keys;
+mod lifecycle;
 pub mod openapi;
 mod ops;
 mod passkit;
 pub mod problem;
+mod status;
+pub mod vc_api;
+pub mod verifier;
 mod wallet;
 
 use std::sync::Arc;
@@ -28,6 +32,9 @@ pub struct AppState {
     pub service: CertificateService,
     pub metrics: Arc<PrometheusHandle>,
     pub clients: Arc<auth::ClientCache>,
+    pub verifier: Arc<verifier::VerifierState>,
+    /// Retired signing keys, published until their certificates expire.
+    pub retired_keys: Arc<Vec<crate::crypto::RetiredKey>>,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -43,6 +50,10 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .merge(wallet::routes())
         .merge(holder::routes())
         .merge(passkit::routes())
+        .merge(lifecycle::routes())
+        .merge(status::routes())
+        .merge(verifier::routes())
+        .merge(vc_api::routes())
         .route_layer(axum::middleware::from_fn(ops::record_metrics))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(

@@ -9,12 +9,16 @@ use super::AppState;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "intyg e-service API", description = "Create, read, list and revoke certificates."),
+    info(title = "intyg e-service API", description = "Create, read, list, revoke, suspend and reinstate certificates, and issue their credentials."),
     paths(
         super::api::create_certificate,
         super::api::get_certificate,
         super::api::list_certificates,
         super::api::revoke_certificate,
+        super::lifecycle::suspend_certificate,
+        super::lifecycle::reinstate_certificate,
+        super::lifecycle::issue_credential,
+        super::verifier::verify_credential,
     ),
     components(schemas(
         super::api::CreateCertificateRequest,
@@ -23,13 +27,21 @@ use super::AppState;
         super::api::CertificateResponse,
         super::api::CertificateList,
         super::api::Links,
+        super::lifecycle::CredentialRequest,
+        super::lifecycle::CredentialResponse,
+        super::verifier::VerifyRequest,
+        super::verifier::VerifyResponse,
+        crate::verify::Check,
         super::problem::Problem,
         crate::certificate::FieldError,
         crate::certificate::Holder,
         crate::store::Status,
     )),
     modifiers(&ApiKeySecurity),
-    tags((name = "certificates", description = "Certificates of the calling e-service client"))
+    tags(
+        (name = "certificates", description = "Certificates of the calling e-service client"),
+        (name = "verification", description = "Verification of credentials for verifiers; no API key")
+    )
 )]
 pub struct ApiDocument;
 

@@ -86,6 +86,10 @@ impl Problem {
         )
     }
 
+    pub fn not_found_detail(detail: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
+    }
+
     pub fn internal() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -116,6 +120,7 @@ impl IntoResponse for Problem {
 
 impl From<ServiceError> for Problem {
     fn from(error: ServiceError) -> Self {
+        let error_text = error.to_string();
         match error {
             ServiceError::Invalid(errors) => Problem::invalid(errors),
             ServiceError::TypeNotAllowed(type_id) => Problem::new(
@@ -141,6 +146,26 @@ impl From<ServiceError> for Problem {
             }
             ServiceError::Channel { channel, detail } => {
                 tracing::error!(channel, %detail, "a delivery channel failed");
+                Problem::internal()
+            }
+            ServiceError::StatusConflict { .. } => Problem::new(
+                StatusCode::CONFLICT,
+                "status-conflict",
+                "Not allowed in the certificate's status",
+                error_text,
+            ),
+            ServiceError::DataDeleted => Problem::new(
+                StatusCode::GONE,
+                "data-deleted",
+                "Certificate data deleted",
+                error_text,
+            ),
+            ServiceError::Issue(error) => {
+                tracing::error!(%error, "issuing a credential failed");
+                Problem::internal()
+            }
+            ServiceError::StatusList(error) => {
+                tracing::error!(%error, "building a status list failed");
                 Problem::internal()
             }
         }

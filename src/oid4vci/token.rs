@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::{
     hash_secret, new_secret, ACCESS_TOKEN, PRE_AUTHORIZED_CODE, PRE_AUTHORIZED_CODE_GRANT,
 };
-use crate::store::{Secret, Store, StoreError};
+use crate::store::{Secret, Status, Store, StoreError};
 
 /// Lifetime of an access token, in seconds.
 pub const ACCESS_TOKEN_LIFETIME_SECONDS: i64 = 300;
@@ -29,6 +29,8 @@ pub enum TokenError {
     UnsupportedGrantType(String),
     #[error("invalid_grant: the pre-authorized code is unknown, expired or already used")]
     InvalidGrant,
+    #[error("invalid_grant: the certificate of this offer is {0}; ask the issuer")]
+    CertificateNotActive(&'static str),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("cannot generate a token: {0}")]
@@ -41,7 +43,7 @@ impl TokenError {
         match self {
             TokenError::InvalidRequest(_) => "invalid_request",
             TokenError::UnsupportedGrantType(_) => "unsupported_grant_type",
-            TokenError::InvalidGrant => "invalid_grant",
+            TokenError::InvalidGrant | TokenError::CertificateNotActive(_) => "invalid_grant",
             TokenError::Store(_) | TokenError::Random(_) => "server_error",
         }
     }
@@ -77,8 +79,23 @@ pub async fn exchange(
         .filter(|code| !code.is_empty())
         .ok_or_else(|| TokenError::InvalidRequest("pre-authorized_code is missing".into()))?;
 
+    // The certificate is checked before the code is consumed, so the offer of a suspended
+    // certificate still works once the certificate is reinstated.
+    let code_hash = hash_secret(code);
+    let subject = store
+        .find_secret(PRE_AUTHORIZED_CODE, &code_hash, now)
+        .await?
+        .ok_or(TokenError::InvalidGrant)?;
+    let status = store
+        .certificate_by_id(&subject)
+        .await?
+        .map(|record| record.status)
+        .ok_or(TokenError::InvalidGrant)?;
+    if status != Status::Active {
+        return Err(TokenError::CertificateNotActive(status.as_str()));
+    }
     let certificate_id = store
-        .consume_secret(PRE_AUTHORIZED_CODE, &hash_secret(code), now)
+        .consume_secret(PRE_AUTHORIZED_CODE, &code_hash, now)
         .await?
         .ok_or(TokenError::InvalidGrant)?;
     let access_token = new_secret()?;

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use crate::crypto::SealedData;
+pub use crate::status::StatusEntry;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -35,6 +36,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("{0} already exists")]
     Duplicate(String),
+    /// The certificate's status list entry belongs to another certificate; draw another.
+    #[error("status list {list} index {index} is already taken")]
+    StatusEntryTaken { list: u32, index: u32 },
 }
 
 /// An e-service client and the certificate types it may issue. Its API key is stored only as a
@@ -55,7 +59,10 @@ pub struct ApiClient {
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Active,
+    /// Revoked for good.
     Revoked,
+    /// Not valid until it is reinstated.
+    Suspended,
 }
 
 impl Status {
@@ -63,6 +70,7 @@ impl Status {
         match self {
             Status::Active => "active",
             Status::Revoked => "revoked",
+            Status::Suspended => "suspended",
         }
     }
 
@@ -70,6 +78,7 @@ impl Status {
         match text {
             "active" => Some(Status::Active),
             "revoked" => Some(Status::Revoked),
+            "suspended" => Some(Status::Suspended),
             _ => None,
         }
     }
@@ -94,6 +103,9 @@ pub struct CertificateRecord {
     pub data_deleted_at: Option<i64>,
     pub revoked_at: Option<i64>,
     pub revocation_reason: Option<String>,
+    /// The certificate's entry in a status list; `None` for certificates stored before status
+    /// lists existed.
+    pub status_entry: Option<StatusEntry>,
 }
 
 /// The idempotency key of a create request and the hash of its body.
@@ -186,6 +198,38 @@ pub trait Store: Send + Sync + 'static {
         at: i64,
         actor: &str,
     ) -> Result<Option<CertificateRecord>, StoreError>;
+
+    /// Suspends an active certificate and records who did it; a suspended or revoked certificate
+    /// is returned unchanged. Returns `None` when it does not exist or belongs to another client.
+    async fn suspend_certificate(
+        &self,
+        client_id: &str,
+        id: &str,
+        at: i64,
+        actor: &str,
+    ) -> Result<Option<CertificateRecord>, StoreError>;
+
+    /// Makes a suspended certificate active again and records who did it; an active or revoked
+    /// certificate is returned unchanged. Returns `None` when it does not exist or belongs to
+    /// another client.
+    async fn reinstate_certificate(
+        &self,
+        client_id: &str,
+        id: &str,
+        at: i64,
+        actor: &str,
+    ) -> Result<Option<CertificateRecord>, StoreError>;
+
+    /// Returns the index and status of every entry of status list `list` that is not active.
+    async fn status_list_entries(&self, list: u32) -> Result<Vec<(u32, Status)>, StoreError>;
+
+    /// Returns the highest status list in use and how many certificates it has, or `None` when
+    /// no certificate has a status list entry.
+    async fn status_list_usage(&self) -> Result<Option<(u32, u32)>, StoreError>;
+
+    /// Deletes the unconsumed secrets of `kind` for `subject_id`, such as a revoked
+    /// certificate's pre-authorized codes, and returns how many were deleted.
+    async fn delete_secrets(&self, kind: &str, subject_id: &str) -> Result<u64, StoreError>;
 
     /// Deletes the personal data of every certificate whose retention ended before `now`, and
     /// returns how many were purged.
@@ -425,6 +469,65 @@ macro_rules! store_impl {
             self.certificate(client_id, id).await
         }
 
+        async fn suspend_certificate(&self, client_id: &str, id: &str, at: i64, actor: &str) -> Result<Option<CertificateRecord>, StoreError> {
+            let mut transaction = self.begin_write().await?;
+            if change_status(&mut transaction, client_id, id, Status::Active, Status::Suspended, at).await? {
+                insert_audit(&mut transaction, at, actor, "certificate.suspended", Some(id), None).await?;
+            }
+            transaction.commit().await?;
+            self.certificate(client_id, id).await
+        }
+
+        async fn reinstate_certificate(&self, client_id: &str, id: &str, at: i64, actor: &str) -> Result<Option<CertificateRecord>, StoreError> {
+            let mut transaction = self.begin_write().await?;
+            if change_status(&mut transaction, client_id, id, Status::Suspended, Status::Active, at).await? {
+                insert_audit(&mut transaction, at, actor, "certificate.reinstated", Some(id), None).await?;
+            }
+            transaction.commit().await?;
+            self.certificate(client_id, id).await
+        }
+
+        async fn status_list_entries(&self, list: u32) -> Result<Vec<(u32, Status)>, StoreError> {
+            let rows = sqlx::query("SELECT status_index, status FROM certificates WHERE status_list = $1 AND status <> 'active'")
+                .bind(i64::from(list))
+                .fetch_all(&self.pool)
+                .await?;
+            rows.iter()
+                .map(|row| {
+                    let index: i64 = row.try_get("status_index")?;
+                    let status: String = row.try_get("status")?;
+                    let index = u32::try_from(index).map_err(|_| StoreError::Corrupt(format!("status index {index}")))?;
+                    let status = Status::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("status {status:?}")))?;
+                    Ok((index, status))
+                })
+                .collect()
+        }
+
+        async fn status_list_usage(&self) -> Result<Option<(u32, u32)>, StoreError> {
+            let row = sqlx::query(
+                "SELECT status_list, COUNT(*) AS used FROM certificates WHERE status_list IS NOT NULL
+                 GROUP BY status_list ORDER BY status_list DESC LIMIT 1",
+            )
+            .fetch_optional(&self.pool)
+            .await?;
+            row.map(|row| {
+                let list: i64 = row.try_get("status_list")?;
+                let used: i64 = row.try_get("used")?;
+                let list = u32::try_from(list).map_err(|_| StoreError::Corrupt(format!("status list {list}")))?;
+                Ok((list, u32::try_from(used).unwrap_or(u32::MAX)))
+            })
+            .transpose()
+        }
+
+        async fn delete_secrets(&self, kind: &str, subject_id: &str) -> Result<u64, StoreError> {
+            let result = sqlx::query("DELETE FROM secrets WHERE kind = $1 AND subject_id = $2")
+                .bind(kind)
+                .bind(subject_id)
+                .execute(&self.writer)
+                .await?;
+            Ok(result.rows_affected())
+        }
+
         async fn purge_expired_data(&self, now: i64) -> Result<u64, StoreError> {
             let result = sqlx::query(
                 "UPDATE certificates SET data_key_id = NULL, data_nonce = NULL, data_ciphertext = NULL, data_deleted_at = $1
@@ -589,7 +692,8 @@ macro_rules! store_impl {
 macro_rules! store_helpers {
     ($database:ty) => {
         const CERTIFICATE_COLUMNS: &str = "id, client_id, type_id, status, created_at, updated_at, valid_from, valid_until, \
-             retain_until, channels, data_key_id, data_nonce, data_ciphertext, data_deleted_at, revoked_at, revocation_reason";
+             retain_until, channels, data_key_id, data_nonce, data_ciphertext, data_deleted_at, revoked_at, revocation_reason, \
+             status_list, status_index";
 
         fn certificate_from_row(row: &<$database as sqlx::Database>::Row) -> Result<CertificateRecord, StoreError> {
             let status: String = row.try_get("status")?;
@@ -599,6 +703,15 @@ macro_rules! store_helpers {
             let ciphertext: Option<Vec<u8>> = row.try_get("data_ciphertext")?;
             let data = match (key_id, nonce, ciphertext) {
                 (Some(key_id), Some(nonce), Some(ciphertext)) => Some(SealedData { key_id, nonce, ciphertext }),
+                _ => None,
+            };
+            let status_list: Option<i64> = row.try_get("status_list")?;
+            let status_index: Option<i64> = row.try_get("status_index")?;
+            let status_entry = match (status_list, status_index) {
+                (Some(list), Some(index)) => Some(StatusEntry {
+                    list: u32::try_from(list).map_err(|_| StoreError::Corrupt(format!("status list {list}")))?,
+                    index: u32::try_from(index).map_err(|_| StoreError::Corrupt(format!("status index {index}")))?,
+                }),
                 _ => None,
             };
             Ok(CertificateRecord {
@@ -616,6 +729,7 @@ macro_rules! store_helpers {
                 data_deleted_at: row.try_get("data_deleted_at")?,
                 revoked_at: row.try_get("revoked_at")?,
                 revocation_reason: row.try_get("revocation_reason")?,
+                status_entry,
             })
         }
 
@@ -626,8 +740,8 @@ macro_rules! store_helpers {
             let data = certificate.data.as_ref();
             sqlx::query(
                 "INSERT INTO certificates (id, client_id, type_id, status, created_at, updated_at, valid_from, valid_until,
-                     retain_until, channels, data_key_id, data_nonce, data_ciphertext)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                     retain_until, channels, data_key_id, data_nonce, data_ciphertext, status_list, status_index)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
             )
             .bind(&certificate.id)
             .bind(&certificate.client_id)
@@ -642,9 +756,44 @@ macro_rules! store_helpers {
             .bind(data.map(|d| d.key_id.clone()))
             .bind(data.map(|d| d.nonce.clone()))
             .bind(data.map(|d| d.ciphertext.clone()))
+            .bind(certificate.status_entry.map(|entry| i64::from(entry.list)))
+            .bind(certificate.status_entry.map(|entry| i64::from(entry.index)))
             .execute(executor)
-            .await?;
+            .await
+            .map_err(|error| match (&error, certificate.status_entry) {
+                // SQLite names the columns in its message and PostgreSQL the index.
+                (sqlx::Error::Database(database), Some(entry))
+                    if database.is_unique_violation()
+                        && (database.message().contains("status_index")
+                            || database.message().contains("certificates_by_status_entry")) =>
+                {
+                    StoreError::StatusEntryTaken { list: entry.list, index: entry.index }
+                }
+                _ => StoreError::Database(error),
+            })?;
             Ok(())
+        }
+
+        /// Moves the certificate from status `from` to `to`; returns whether it changed.
+        async fn change_status(
+            transaction: &mut sqlx::Transaction<'_, $database>,
+            client_id: &str,
+            id: &str,
+            from: Status,
+            to: Status,
+            at: i64,
+        ) -> Result<bool, StoreError> {
+            let changed = sqlx::query(
+                "UPDATE certificates SET status = $1, updated_at = $2 WHERE id = $3 AND client_id = $4 AND status = $5",
+            )
+            .bind(to.as_str())
+            .bind(at)
+            .bind(id)
+            .bind(client_id)
+            .bind(from.as_str())
+            .execute(&mut **transaction)
+            .await?;
+            Ok(changed.rows_affected() == 1)
         }
 
         async fn insert_audit(

@@ -3,7 +3,8 @@ use sqlx::{PgPool, Postgres, Row};
 
 use super::{
     store_helpers, store_impl, ApiClient, AuditEvent, CertificateRecord, CreateOutcome,
-    Idempotency, ListQuery, PassRegistration, SealedData, Secret, Status, Store, StoreError,
+    Idempotency, ListQuery, PassRegistration, SealedData, Secret, Status, StatusEntry, Store,
+    StoreError,
 };
 
 /// The store for several nodes: PostgreSQL, shared by every `intyg serve` process.

@@ -7,7 +7,8 @@ use sqlx::{Row, Sqlite, SqlitePool};
 
 use super::{
     store_helpers, store_impl, ApiClient, AuditEvent, CertificateRecord, CreateOutcome,
-    Idempotency, ListQuery, PassRegistration, SealedData, Secret, Status, Store, StoreError,
+    Idempotency, ListQuery, PassRegistration, SealedData, Secret, Status, StatusEntry, Store,
+    StoreError,
 };
 
 /// The embedded default store: one SQLite file in write-ahead-log mode.

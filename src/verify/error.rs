@@ -44,6 +44,16 @@ pub enum VerifyError {
     KeyBinding(String),
     #[error("the credential breaks the data model: {0}")]
     DataModel(String),
+    #[error("the credential is revoked")]
+    Revoked,
+    #[error("the credential is suspended")]
+    Suspended,
+    #[error("the status list gives the credential the status 0x{0:02x}, which is not valid")]
+    StatusValue(u8),
+    #[error("the status list {uri} cannot be read: {detail}")]
+    StatusUnavailable { uri: String, detail: String },
+    #[error("the status list is invalid: {0}")]
+    StatusList(String),
 }
 
 impl VerifyError {
@@ -67,6 +77,36 @@ impl VerifyError {
             VerifyError::UnsupportedDigest(_) => "unsupported_digest",
             VerifyError::KeyBinding(_) => "key_binding_invalid",
             VerifyError::DataModel(_) => "data_model",
+            VerifyError::Revoked => "revoked",
+            VerifyError::Suspended => "suspended",
+            VerifyError::StatusValue(_) => "status_not_valid",
+            VerifyError::StatusUnavailable { .. } => "status_unavailable",
+            VerifyError::StatusList(_) => "status_list_invalid",
+        }
+    }
+
+    /// Returns the name of the check this error fails, as the verify API reports it.
+    pub fn check(&self) -> &'static str {
+        match self {
+            VerifyError::UnknownFormat | VerifyError::Malformed(_) => "format",
+            VerifyError::UnsupportedAlgorithm(_)
+            | VerifyError::NoKey(_)
+            | VerifyError::UnknownKid(_)
+            | VerifyError::SignatureInvalid => "signature",
+            VerifyError::SignerNotValid { .. } | VerifyError::UntrustedChain(_) => "chain",
+            VerifyError::WrongTyp { .. } => "typ",
+            VerifyError::Expired { .. } | VerifyError::NotYetValid { .. } => "times",
+            VerifyError::DisclosureNotReferenced { .. }
+            | VerifyError::DisclosureMalformed { .. }
+            | VerifyError::DisclosureDuplicate { .. }
+            | VerifyError::UnsupportedDigest(_) => "disclosures",
+            VerifyError::KeyBinding(_) => "key_binding",
+            VerifyError::DataModel(_) => "data_model",
+            VerifyError::Revoked
+            | VerifyError::Suspended
+            | VerifyError::StatusValue(_)
+            | VerifyError::StatusUnavailable { .. }
+            | VerifyError::StatusList(_) => "status",
         }
     }
 }

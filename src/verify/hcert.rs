@@ -264,6 +264,8 @@ pub(super) fn verify(input: &str, options: &VerifyOptions) -> Verification {
         claims,
         metadata,
         errors,
+        status: Vec::new(),
+        status_checked: false,
     }
 }
 

@@ -1,15 +1,20 @@
 //! Verification of everything intyg issues: the format is detected, then the signature and
 //! certificate chain, `typ`, validity times and (for SD-JWT VC) every disclosure are checked.
 
+pub mod data_model;
 mod error;
+mod fetch;
 mod hcert;
 mod jws;
 mod sd_jwt;
+pub mod status;
 mod vc;
 
 pub use error::VerifyError;
+pub use fetch::StatusListFetcher;
 pub use hcert::{cbor_to_json, DecodedHcert};
 pub use jws::DecodedJws;
+pub use status::{apply_status, StatusList, StatusReference};
 
 use openssl::x509::X509;
 use serde_json::{Map, Value};
@@ -26,6 +31,12 @@ pub struct VerifyOptions {
     pub at: OffsetDateTime,
 }
 
+impl VerifyOptions {
+    pub fn new(anchors: Vec<X509>, at: OffsetDateTime) -> Self {
+        Self { anchors, at }
+    }
+}
+
 /// The outcome of verifying one credential.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Verification {
@@ -37,6 +48,12 @@ pub struct Verification {
     /// Issuer, type, times and holder key, when they could be read.
     pub metadata: Map<String, Value>,
     pub errors: Vec<VerifyError>,
+    /// The status list entries the credential points at.
+    #[serde(skip)]
+    pub status: Vec<StatusReference>,
+    /// True once [`apply_status`] has checked the entries.
+    #[serde(skip)]
+    pub status_checked: bool,
 }
 
 impl Verification {
@@ -47,7 +64,128 @@ impl Verification {
             claims: Value::Null,
             metadata: Map::new(),
             errors: vec![error],
+            status: Vec::new(),
+            status_checked: false,
         }
+    }
+
+    /// Returns the URLs of the status lists to check, each once. It is empty when the signature
+    /// or its chain failed, so that nothing is fetched on the word of an untrusted credential.
+    pub fn status_uris(&self) -> Vec<String> {
+        let trusted = !self.errors.iter().any(|error| {
+            matches!(
+                error,
+                VerifyError::UnknownFormat
+                    | VerifyError::Malformed(_)
+                    | VerifyError::UnsupportedAlgorithm(_)
+                    | VerifyError::NoKey(_)
+                    | VerifyError::UnknownKid(_)
+                    | VerifyError::SignatureInvalid
+                    | VerifyError::SignerNotValid { .. }
+                    | VerifyError::UntrustedChain(_)
+            )
+        });
+        let mut uris: Vec<String> = Vec::new();
+        if trusted {
+            for reference in &self.status {
+                if !uris.iter().any(|uri| uri == reference.uri()) {
+                    uris.push(reference.uri().to_owned());
+                }
+            }
+        }
+        uris
+    }
+}
+
+/// The outcome of one check of a verification, as the verify API reports it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Check {
+    /// `format`, `signature`, `chain`, `typ`, `times`, `disclosures`, `key_binding`,
+    /// `data_model` or `status`.
+    pub name: &'static str,
+    pub ok: bool,
+    /// What failed, or what was checked.
+    pub detail: String,
+}
+
+impl Verification {
+    /// Returns every check that applies to the credential's format, each failed one with the
+    /// messages of its errors.
+    pub fn checks(&self) -> Vec<Check> {
+        let mut names: Vec<&'static str> = vec!["format"];
+        match self.format {
+            None => {}
+            Some(Format::Hcert) => names.extend(["signature", "chain", "times"]),
+            Some(Format::SdJwtVc) => {
+                names.extend(["signature", "chain", "typ", "times", "disclosures"]);
+                if self.metadata.contains_key("key_binding")
+                    || self.errors.iter().any(|e| e.check() == "key_binding")
+                {
+                    names.push("key_binding");
+                }
+            }
+            Some(Format::VcJwt | Format::JwtVcJson) => {
+                names.extend(["signature", "chain", "typ", "times", "data_model"]);
+            }
+        }
+        if !self.status.is_empty() || self.errors.iter().any(|e| e.check() == "status") {
+            names.push("status");
+        }
+        for error in &self.errors {
+            if !names.contains(&error.check()) {
+                names.push(error.check());
+            }
+        }
+        names
+            .into_iter()
+            .map(|name| {
+                let failures: Vec<String> = self
+                    .errors
+                    .iter()
+                    .filter(|error| error.check() == name)
+                    .map(ToString::to_string)
+                    .collect();
+                let detail = if !failures.is_empty() {
+                    failures.join("; ")
+                } else if name == "status" && !self.status_checked {
+                    "not checked".to_owned()
+                } else {
+                    passed_detail(name, self)
+                };
+                Check {
+                    name,
+                    ok: failures.is_empty() && (name != "status" || self.status_checked),
+                    detail,
+                }
+            })
+            .collect()
+    }
+}
+
+fn passed_detail(name: &str, verification: &Verification) -> String {
+    match name {
+        "format" => format!(
+            "detected {}",
+            verification.format.map_or("nothing", Format::as_str)
+        ),
+        "signature" => "the ES256 signature matches".into(),
+        "chain" => "the signing certificate leads to a trust anchor".into(),
+        "typ" => "the typ header is the format's".into(),
+        "times" => "valid at the verification time".into(),
+        "disclosures" => "every disclosure matches a digest".into(),
+        "key_binding" => {
+            "the key binding JWT is signed by the holder key and its sd_hash matches".into()
+        }
+        "data_model" => "the credential follows the data model".into(),
+        "status" => {
+            let uris: Vec<&str> = verification
+                .status
+                .iter()
+                .map(StatusReference::uri)
+                .collect();
+            format!("valid in {}", uris.join(", "))
+        }
+        _ => "passed".into(),
     }
 }
 

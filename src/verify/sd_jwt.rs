@@ -4,6 +4,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::jws::signature_matches_jwk;
+use super::status::token_reference;
 use super::{check_times, collect_metadata, DecodedJws, Verification, VerifyError, VerifyOptions};
 use crate::crypto::{b64url, b64url_decode};
 use crate::formats::sd_jwt_vc::{disclosure_digest, RESERVED_CLAIMS, TYP};
@@ -104,6 +105,7 @@ pub(super) fn verify(input: &str, options: &VerifyOptions) -> Verification {
             Err(detail) => errors.push(VerifyError::KeyBinding(detail)),
         }
     }
+    let status = token_reference(&payload, &mut errors).into_iter().collect();
     for name in RESERVED_CLAIMS {
         payload.remove(name);
     }
@@ -114,6 +116,8 @@ pub(super) fn verify(input: &str, options: &VerifyOptions) -> Verification {
         claims: Value::Object(payload),
         metadata,
         errors,
+        status,
+        status_checked: false,
     }
 }
 

@@ -67,6 +67,7 @@ fn issue(format: Format, holder: Option<&Map<String, Value>>) -> String {
         valid_from: issued_at,
         valid_until: issued_at + Duration::days(90),
         holder_jwk: holder,
+        status: None,
     };
     formats::issue(format, &issuance, &development_key()).unwrap()
 }

@@ -1,11 +1,12 @@
 use serde_json::{Map, Value};
 
+use super::status::{bitstring_references, token_reference, StatusReference};
 use super::{check_times, collect_metadata, DecodedJws, Verification, VerifyError, VerifyOptions};
 use crate::formats::vc_jwt::{VCDM1_CONTEXT, VCDM2_CONTEXT, VC_JWT_TYP};
 use crate::formats::Format;
 
 /// Verifies a VCDM 2.0 credential secured as `vc+jwt`, whose payload is the credential.
-pub(super) fn verify_vc_jwt(input: &str, options: &VerifyOptions) -> Verification {
+pub(crate) fn verify_vc_jwt(input: &str, options: &VerifyOptions) -> Verification {
     let decoded = match DecodedJws::decode(input) {
         Ok(decoded) => decoded,
         Err(error) => return Verification::failed(Some(Format::VcJwt), error),
@@ -30,16 +31,22 @@ pub(super) fn verify_vc_jwt(input: &str, options: &VerifyOptions) -> Verificatio
         _ => {}
     }
     check_credential_dates(credential, "validFrom", "validUntil", options, &mut errors);
+    let mut status = bitstring_references(credential, &mut errors);
+    status.extend(token_reference(credential, &mut errors));
 
     let mut metadata = collect_metadata(credential);
     if let Some(types) = credential.get("type") {
         metadata.insert("type".into(), types.clone());
+    }
+    if let Some(entries) = credential.get("credentialStatus") {
+        metadata.insert("credential_status".into(), entries.clone());
     }
     finish(
         Format::VcJwt,
         credential.get("credentialSubject"),
         metadata,
         errors,
+        status,
     )
 }
 
@@ -60,6 +67,9 @@ pub(super) fn verify_jwt_vc_json(input: &str, options: &VerifyOptions) -> Verifi
         );
     };
     check_context(credential, VCDM1_CONTEXT, &mut errors);
+    let status = token_reference(&decoded.payload, &mut errors)
+        .into_iter()
+        .collect();
 
     let mut metadata = collect_metadata(&decoded.payload);
     if let Some(types) = credential.get("type") {
@@ -70,6 +80,7 @@ pub(super) fn verify_jwt_vc_json(input: &str, options: &VerifyOptions) -> Verifi
         credential.get("credentialSubject"),
         metadata,
         errors,
+        status,
     )
 }
 
@@ -78,12 +89,22 @@ fn finish(
     subject: Option<&Value>,
     metadata: Map<String, Value>,
     mut errors: Vec<VerifyError>,
+    status: Vec<StatusReference>,
 ) -> Verification {
     let claims = match subject {
         Some(Value::Object(subject)) if !subject.is_empty() => {
             let mut claims = subject.clone();
             claims.remove("id");
             Value::Object(claims)
+        }
+        // VCDM 2.0 allows several subjects; their claims are returned as they are.
+        Some(Value::Array(subjects))
+            if !subjects.is_empty()
+                && subjects
+                    .iter()
+                    .all(|subject| subject.as_object().is_some_and(|s| !s.is_empty())) =>
+        {
+            Value::Array(subjects.clone())
         }
         _ => {
             errors.push(VerifyError::DataModel(
@@ -98,6 +119,8 @@ fn finish(
         claims,
         metadata,
         errors,
+        status,
+        status_checked: false,
     }
 }
 

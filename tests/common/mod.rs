@@ -120,6 +120,12 @@ impl Server {
             .local_addr()
             .unwrap()
             .port();
+        Self::start_on(port, data_dir, extra_env)
+    }
+
+    /// Starts `intyg serve` on `port` with `data_dir` as its data directory, as a restart of a
+    /// server at the same public URL would.
+    pub fn start_on(port: u16, data_dir: tempfile::TempDir, extra_env: &[(&str, &str)]) -> Server {
         // The log goes to a file, because a pipe that is not read fills up and blocks the server.
         let log = std::fs::OpenOptions::new()
             .create(true)

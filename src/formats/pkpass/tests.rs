@@ -34,6 +34,7 @@ fn issuance<'a>(
         valid_from: issued_at,
         valid_until: issued_at + Duration::days(90),
         holder_jwk: None,
+        status: None,
     }
 }
 
@@ -51,7 +52,7 @@ const OPTIONS: PassOptions<'static> = PassOptions {
         url: "https://intyg.example.se/passkit",
         authentication_token: "abcdefghijklmnopqrstuvwxyz012345",
     }),
-    voided: false,
+    state: PassState::Valid,
 };
 
 #[test]
@@ -121,7 +122,7 @@ fn voided_pass_has_no_barcode() {
     let personbevis = certificate_type("personbevis");
     let claims = personbevis_claims();
     let options = PassOptions {
-        voided: true,
+        state: PassState::Revoked,
         ..OPTIONS
     };
     let pass = issue(
