@@ -673,6 +673,95 @@ async fn web_service_voids_a_revoked_pass_and_pushes_each_device() {
     assert!(!log.contains("Öberg"), "personal data reached the log");
 }
 
+/// Waits until the stand-in has received `count` pushes and returns them.
+async fn pushes_received(pushes: &Mutex<Vec<Push>>, count: usize) -> Vec<Push> {
+    for _ in 0..100 {
+        let received = pushes.lock().unwrap().clone();
+        if received.len() >= count {
+            return received;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    pushes.lock().unwrap().clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn suspended_pass_hides_barcode_until_reinstated() {
+    let (push_url, pushes) = start_push_stand_in().await;
+    let server = Server::start(&[("INTYG_APNS_URL", &push_url)]);
+    let key = server.add_client("e-service", "personbevis", &[]);
+    let http = reqwest::Client::new();
+    let (_, created) = create(&http, &server, &key, &personbevis_request(&["pass"])).await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    let link = created["links"]["pass"].as_str().unwrap();
+    let pass = check_pass(&http.get(link).send().await.unwrap().bytes().await.unwrap());
+    let authorization = format!(
+        "ApplePass {}",
+        pass.pass["authenticationToken"].as_str().unwrap()
+    );
+    let web_service = pass.pass["webServiceURL"].as_str().unwrap().to_owned();
+    let registered = http
+        .post(format!(
+            "{web_service}/v1/devices/phone1/registrations/{PASS_TYPE_ID}/{id}"
+        ))
+        .header("Authorization", &authorization)
+        .json(&json!({ "pushToken": "aa11" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), StatusCode::CREATED);
+
+    let latest = || async {
+        let response = http
+            .get(format!("{web_service}/v1/passes/{PASS_TYPE_ID}/{id}"))
+            .header("Authorization", &authorization)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        check_pass(&response.bytes().await.unwrap())
+    };
+    let change = |action: &'static str| {
+        let request = http
+            .post(format!(
+                "{}/api/v1/certificates/{id}/{action}",
+                server.base_url
+            ))
+            .bearer_auth(&key)
+            .json(&json!({}));
+        async move { request.send().await.unwrap().status() }
+    };
+
+    assert_eq!(change("suspend").await, StatusCode::OK);
+    assert_eq!(
+        pushes_received(&pushes, 1).await.len(),
+        1,
+        "no push after suspension"
+    );
+    let suspended = latest().await;
+    assert_eq!(suspended.pass["voided"], false);
+    assert!(
+        suspended.pass.get("barcodes").is_none(),
+        "a suspended pass still carries a 2D code"
+    );
+    assert_eq!(
+        suspended.pass["generic"]["headerFields"][0]["value"],
+        "status.suspended"
+    );
+    assert_eq!(suspended.swedish["status.suspended"], "Tillfälligt spärrat");
+    assert_eq!(suspended.english["status.suspended"], "Suspended");
+
+    assert_eq!(change("reinstate").await, StatusCode::OK);
+    assert_eq!(
+        pushes_received(&pushes, 2).await.len(),
+        2,
+        "no push after reinstatement"
+    );
+    let reinstated = latest().await;
+    assert!(reinstated.barcode().starts_with("INTYG1:"));
+    assert_eq!(reinstated.pass["voided"], false);
+}
+
 fn http_date_seconds(text: &str) -> i64 {
     let format = time::macros::format_description!(
         "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"

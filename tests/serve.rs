@@ -82,3 +82,25 @@ fn serve_rejects_bad_database_url() {
         stderr(&output)
     );
 }
+
+#[test]
+fn serve_rejects_pass_type_other_than_certificate() {
+    let data = temp_dir();
+    let output = intyg()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("INTYG_DATA_DIR", data.path())
+        .env("INTYG_PASS_TYPE_ID", "pass.se.myndighet.intyg")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let message = stderr(&output);
+    assert!(
+        message.contains("pass_type_id is \"pass.se.myndighet.intyg\""),
+        "{message}"
+    );
+    assert!(message.contains("pass.se.intyg.development"), "{message}");
+    assert!(
+        std::fs::read_dir(data.path()).unwrap().next().is_none(),
+        "start-up created files before it failed"
+    );
+}

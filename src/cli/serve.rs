@@ -61,6 +61,9 @@ async fn serve(config: &Config) -> Result<(), String> {
     let types = TypeRegistry::load(&config.schemas_dir).map_err(|error| error.to_string())?;
     let key = load_signing_key(config).map_err(|error| error.to_string())?;
     let data_keys = DataKeys::parse(&config.data_keys).map_err(|error| error.to_string())?;
+    // The wallet keys are checked before the database is touched, so a mismatched Pass Type ID
+    // certificate stops start-up with nothing created.
+    let wallets = super::load_wallets(config)?;
     if config.development_data_keys {
         tracing::warn!("the development data key from keys-example/ encrypts personal data; configure data_keys for production");
     }
@@ -74,7 +77,6 @@ async fn serve(config: &Config) -> Result<(), String> {
         .and_then(|builder| builder.install_recorder())
         .map_err(|error| format!("cannot install the metrics recorder: {error}"))?;
 
-    let wallets = super::load_wallets(config)?;
     let pass_updates = PassUpdates::new(
         Arc::clone(&store),
         &config.apple_wallet.apns_url,

@@ -9,6 +9,7 @@
 
 mod strings;
 
+use std::borrow::Cow;
 use std::io::{Cursor, Write};
 
 use serde_json::{json, Map, Value};
@@ -89,30 +90,29 @@ pub fn build(
     let pass = pass_json(issuance, payload, key, options, &texts);
     let pass_bytes = serde_json::to_vec(&pass).map_err(encode_error)?;
 
-    let mut files: Vec<(&str, Vec<u8>, CompressionMethod)> =
-        vec![("pass.json", pass_bytes, CompressionMethod::Deflated)];
+    // Every file is stored, not deflated: setting up a compressor for each file took longer
+    // than the few kilobytes of JSON and strings it saved.
+    let mut files: Vec<(&str, Cow<'_, [u8]>)> = vec![("pass.json", Cow::Owned(pass_bytes))];
     for image in &issuance.certificate_type.pass_images {
-        files.push((image.name, image.png.to_vec(), CompressionMethod::Stored));
+        files.push((image.name, Cow::Borrowed(&image.png)));
     }
     files.push((
         "sv.lproj/pass.strings",
-        strings_file(texts.entries(Locale::Swedish)).into_bytes(),
-        CompressionMethod::Deflated,
+        Cow::Owned(strings_file(texts.entries(Locale::Swedish)).into_bytes()),
     ));
     files.push((
         "en.lproj/pass.strings",
-        strings_file(texts.entries(Locale::English)).into_bytes(),
-        CompressionMethod::Deflated,
+        Cow::Owned(strings_file(texts.entries(Locale::English)).into_bytes()),
     ));
 
     let manifest: Map<String, Value> = files
         .iter()
-        .map(|(name, bytes, _)| ((*name).to_owned(), Value::String(sha1_hex(bytes))))
+        .map(|(name, bytes)| ((*name).to_owned(), Value::String(sha1_hex(bytes))))
         .collect();
     let manifest = serde_json::to_vec(&manifest).map_err(encode_error)?;
     let signature = key.sign_manifest(&manifest)?;
-    files.push(("manifest.json", manifest, CompressionMethod::Deflated));
-    files.push(("signature", signature, CompressionMethod::Stored));
+    files.push(("manifest.json", Cow::Owned(manifest)));
+    files.push(("signature", Cow::Owned(signature)));
 
     write_zip(&files)
 }
@@ -489,12 +489,13 @@ fn back_rows(issuance: &Issuance<'_>) -> Vec<(Label, String)> {
     rows
 }
 
-fn write_zip(files: &[(&str, Vec<u8>, CompressionMethod)]) -> Result<Vec<u8>, FormatError> {
-    let mut zip = ZipWriter::new(Cursor::new(Vec::with_capacity(16 * 1024)));
-    for (name, bytes, method) in files {
-        let options = SimpleFileOptions::default()
-            .compression_method(*method)
-            .unix_permissions(0o644);
+fn write_zip(files: &[(&str, Cow<'_, [u8]>)]) -> Result<Vec<u8>, FormatError> {
+    let size = files.iter().map(|(_, bytes)| bytes.len() + 128).sum();
+    let mut zip = ZipWriter::new(Cursor::new(Vec::with_capacity(size)));
+    let options = SimpleFileOptions::default()
+        .compression_method(CompressionMethod::Stored)
+        .unix_permissions(0o644);
+    for (name, bytes) in files {
         zip.start_file(*name, options).map_err(encode_error)?;
         zip.write_all(bytes).map_err(encode_error)?;
     }
