@@ -7,6 +7,7 @@ use super::{load_signing_key, EXIT_USAGE};
 use crate::certificate::{CertificateService, TypeRegistry};
 use crate::config::{Config, Overrides};
 use crate::crypto::DataKeys;
+use crate::http::wallet::WalletState;
 use crate::http::{router, AppState};
 use crate::issuer::Issuer;
 use crate::store::Store;
@@ -73,6 +74,14 @@ async fn serve(config: &Config) -> Result<(), String> {
         key: Arc::new(key),
         issuer_id: config.public_url.clone(),
     };
+    let wallet = WalletState::new(
+        &issuer.issuer_id,
+        &issuer.types,
+        issuer.key.as_ref(),
+        &data_keys,
+        time::OffsetDateTime::now_utc(),
+    )
+    .map_err(|error| error.to_string())?;
     let service = CertificateService {
         store: Arc::clone(&store),
         issuer: Arc::new(issuer),
@@ -83,6 +92,7 @@ async fn serve(config: &Config) -> Result<(), String> {
             service,
             metrics: Arc::new(metrics),
             clients: Arc::default(),
+            wallet: Arc::new(wallet),
         },
         config.max_body_bytes,
     );
@@ -108,6 +118,13 @@ async fn purge_expired_data(store: Arc<dyn Store>, interval_seconds: u64) {
     loop {
         interval.tick().await;
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        match store.purge_expired_secrets(now).await {
+            Ok(0) => {}
+            Ok(count) => tracing::info!(count, "deleted expired codes, nonces and tokens"),
+            Err(error) => {
+                tracing::error!(%error, "deleting expired codes, nonces and tokens failed; retrying at the next interval")
+            }
+        }
         match store.purge_expired_data(now).await {
             Ok(0) => {}
             Ok(count) => tracing::info!(

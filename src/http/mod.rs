@@ -7,7 +7,7 @@ mod keys;
 pub mod openapi;
 mod ops;
 pub mod problem;
-mod wallet;
+pub mod wallet;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,6 +27,7 @@ pub struct AppState {
     pub service: CertificateService,
     pub metrics: Arc<PrometheusHandle>,
     pub clients: Arc<auth::ClientCache>,
+    pub wallet: Arc<wallet::WalletState>,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -39,7 +40,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .merge(api::routes())
         .merge(openapi::routes())
         .merge(keys::routes(&issuer_id))
-        .merge(wallet::routes())
+        .merge(wallet::routes(&issuer_id))
         .merge(holder::routes())
         .route_layer(axum::middleware::from_fn(ops::record_metrics))
         .layer(DefaultBodyLimit::max(max_body_bytes))

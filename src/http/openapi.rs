@@ -9,16 +9,19 @@ use super::AppState;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "intyg e-service API", description = "Create, read, list and revoke certificates."),
+    info(title = "intyg e-service API", description = "Create, read, list, approve and revoke certificates."),
     paths(
         super::api::create_certificate,
         super::api::get_certificate,
         super::api::list_certificates,
         super::api::revoke_certificate,
+        super::api::approve_certificate,
     ),
     components(schemas(
         super::api::CreateCertificateRequest,
         super::api::Validity,
+        super::api::OfferOptions,
+        super::api::Approval,
         super::api::RevokeRequest,
         super::api::CertificateResponse,
         super::api::CertificateList,

@@ -1,13 +1,13 @@
-//! The token endpoint's pre-authorized code grant (OpenID4VCI 1.0, section 6; RFC 6749,
+//! The token endpoint's pre-authorized code grant (OpenID4VCI 1.0; RFC 6749,
 //! section 5). The code is consumed by one atomic store operation, so it is accepted once even
-//! when several nodes receive it at the same moment.
+//! when several nodes receive it at the same moment. A wrong transaction code counts against the
+//! offer, which locks after [`MAX_TX_CODE_ATTEMPTS`] of them.
 
 use serde::Serialize;
 
-use super::{
-    hash_secret, new_secret, ACCESS_TOKEN, PRE_AUTHORIZED_CODE, PRE_AUTHORIZED_CODE_GRANT,
-};
-use crate::store::{Secret, Store, StoreError};
+use super::offer::{tx_code_hash, MAX_TX_CODE_ATTEMPTS};
+use super::{hash_secret, new_secret, PRE_AUTHORIZED_CODE_GRANT};
+use crate::store::{AccessTokenRecord, Redemption, Status, Store, StoreError};
 
 /// Lifetime of an access token, in seconds.
 pub const ACCESS_TOKEN_LIFETIME_SECONDS: i64 = 300;
@@ -16,6 +16,7 @@ pub const ACCESS_TOKEN_LIFETIME_SECONDS: i64 = 300;
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct TokenResponse {
     pub access_token: String,
+    /// `DPoP` for a token bound to a DPoP key (RFC 9449, section 5), else `Bearer`.
     pub token_type: &'static str,
     pub expires_in: i64,
 }
@@ -23,12 +24,24 @@ pub struct TokenResponse {
 /// A token error with its RFC 6749 section 5.2 code.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
-    #[error("invalid_request: {0}")]
+    #[error("{0}")]
     InvalidRequest(String),
-    #[error("unsupported_grant_type: {0}")]
+    #[error("{0}")]
     UnsupportedGrantType(String),
-    #[error("invalid_grant: the pre-authorized code is unknown, expired or already used")]
+    #[error("the pre-authorized code is unknown, expired or already used")]
     InvalidGrant,
+    #[error("the transaction code (tx_code) is missing or wrong; {attempts_left} attempts are left before the offer locks")]
+    WrongTxCode { attempts_left: i64 },
+    #[error("the offer is locked after {MAX_TX_CODE_ATTEMPTS} wrong transaction codes; ask the e-service for a new offer")]
+    Locked,
+    #[error("the certificate of this offer has been revoked")]
+    Revoked,
+    /// An invalid DPoP proof (RFC 9449, section 5): `invalid_dpop_proof`.
+    #[error("{0}")]
+    InvalidDpopProof(String),
+    /// The DPoP proof lacks the current server nonce (RFC 9449, section 8): `use_dpop_nonce`.
+    #[error("{0}")]
+    UseDpopNonce(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("cannot generate a token: {0}")]
@@ -41,59 +54,94 @@ impl TokenError {
         match self {
             TokenError::InvalidRequest(_) => "invalid_request",
             TokenError::UnsupportedGrantType(_) => "unsupported_grant_type",
-            TokenError::InvalidGrant => "invalid_grant",
+            TokenError::InvalidGrant
+            | TokenError::WrongTxCode { .. }
+            | TokenError::Locked
+            | TokenError::Revoked => "invalid_grant",
+            TokenError::InvalidDpopProof(_) => "invalid_dpop_proof",
+            TokenError::UseDpopNonce(_) => "use_dpop_nonce",
             TokenError::Store(_) | TokenError::Random(_) => "server_error",
         }
     }
 }
 
-/// Exchanges a pre-authorized code for an access token bound to the same certificate.
+/// Returns the single value of a form parameter, rejecting a repeated one (RFC 6749, section 3.2).
+pub fn form_parameter<'a>(
+    form: &'a [(String, String)],
+    name: &str,
+) -> Result<Option<&'a str>, TokenError> {
+    let mut values = form
+        .iter()
+        .filter(|(key, _)| key == name)
+        .map(|(_, value)| value.as_str());
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(TokenError::InvalidRequest(format!(
+            "the parameter {name} is repeated"
+        )));
+    }
+    Ok(first)
+}
+
+/// Exchanges a pre-authorized code (and its transaction code) for an access token bound to the
+/// same certificate, and to `dpop_jkt` when the request carried a DPoP proof.
 pub async fn exchange(
     store: &dyn Store,
     form: &[(String, String)],
+    dpop_jkt: Option<String>,
     now: i64,
 ) -> Result<(TokenResponse, String), TokenError> {
-    let parameter = |name: &str| -> Result<Option<&str>, TokenError> {
-        let mut values = form
-            .iter()
-            .filter(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str());
-        let first = values.next();
-        if values.next().is_some() {
-            return Err(TokenError::InvalidRequest(format!(
-                "the parameter {name} is repeated"
-            )));
-        }
-        Ok(first)
-    };
-    let grant_type = parameter("grant_type")?
+    let grant_type = form_parameter(form, "grant_type")?
         .ok_or_else(|| TokenError::InvalidRequest("grant_type is missing".into()))?;
     if grant_type != PRE_AUTHORIZED_CODE_GRANT {
         return Err(TokenError::UnsupportedGrantType(format!(
             "{grant_type:?} is not supported; use {PRE_AUTHORIZED_CODE_GRANT}"
         )));
     }
-    let code = parameter("pre-authorized_code")?
+    let code = form_parameter(form, "pre-authorized_code")?
         .filter(|code| !code.is_empty())
         .ok_or_else(|| TokenError::InvalidRequest("pre-authorized_code is missing".into()))?;
+    let tx_code = form_parameter(form, "tx_code")?.map(|tx_code| tx_code_hash(code, tx_code));
 
-    let certificate_id = store
-        .consume_secret(PRE_AUTHORIZED_CODE, &hash_secret(code), now)
+    let certificate_id = match store
+        .redeem_pre_authorized_code(
+            &hash_secret(code),
+            tx_code.as_deref(),
+            MAX_TX_CODE_ATTEMPTS,
+            now,
+        )
         .await?
-        .ok_or(TokenError::InvalidGrant)?;
+    {
+        Redemption::Granted(certificate_id) => certificate_id,
+        Redemption::WrongTxCode { attempts_left } => {
+            return Err(TokenError::WrongTxCode { attempts_left })
+        }
+        Redemption::Locked => return Err(TokenError::Locked),
+        Redemption::Invalid => return Err(TokenError::InvalidGrant),
+    };
+    let revoked = store
+        .certificate_by_id(&certificate_id)
+        .await?
+        .is_none_or(|record| record.status == Status::Revoked);
+    if revoked {
+        return Err(TokenError::Revoked);
+    }
+
     let access_token = new_secret()?;
+    let token_type = if dpop_jkt.is_some() { "DPoP" } else { "Bearer" };
     store
-        .put_secret(&Secret {
-            kind: ACCESS_TOKEN.into(),
+        .put_access_token(&AccessTokenRecord {
             hash: hash_secret(&access_token),
-            subject_id: certificate_id.clone(),
+            certificate_id: certificate_id.clone(),
+            client_id: None,
+            dpop_jkt,
             expires_at: now + ACCESS_TOKEN_LIFETIME_SECONDS,
         })
         .await?;
     Ok((
         TokenResponse {
             access_token,
-            token_type: "Bearer",
+            token_type,
             expires_in: ACCESS_TOKEN_LIFETIME_SECONDS,
         },
         certificate_id,

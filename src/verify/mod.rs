@@ -3,7 +3,7 @@
 
 mod error;
 mod hcert;
-mod jws;
+pub(crate) mod jws;
 mod sd_jwt;
 mod vc;
 
