@@ -679,6 +679,7 @@ async fn access_token_found_until_expiry(store: Arc<dyn Store>) {
         certificate_id: "certificate-1".into(),
         client_id: None,
         dpop_jkt: Some("thumbprint".into()),
+        credential_identifiers: Some(vec!["personbevis.dc+sd-jwt".into()]),
         expires_at: NOW + 300,
     };
     store.put_access_token(&token).await.unwrap();

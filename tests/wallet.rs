@@ -234,3 +234,83 @@ async fn encrypted_credential_response() {
     assert_eq!(credential["cnf_matches"], true, "{report}");
     assert_eq!(credential["claims"]["given_name"], "Åsa");
 }
+
+/// The upstream OpenID provider (`tests/wallet/upstream.mjs`), stopped when dropped.
+struct UpstreamProvider {
+    child: std::process::Child,
+}
+
+impl UpstreamProvider {
+    fn start(port: u16, redirect_uri: &str) -> UpstreamProvider {
+        use std::io::BufRead;
+        let mut child = Command::new("node")
+            .arg(repository().join("tests/wallet/upstream.mjs"))
+            .args([&port.to_string(), "intyg", "upstream-secret", redirect_uri])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut output = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        output.read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "ready", "the upstream provider did not start");
+        // The provider prints notices later; a closed pipe would make its writes fail.
+        std::thread::spawn(move || std::io::copy(&mut output, &mut std::io::sink()));
+        UpstreamProvider { child }
+    }
+}
+
+impl Drop for UpstreamProvider {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn authorization_code_with_upstream_login() {
+    if skip() {
+        return;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let upstream_url = format!("http://127.0.0.1:{port}");
+    let env = [
+        ("INTYG_OIDC_ISSUER", upstream_url.as_str()),
+        ("INTYG_OIDC_CLIENT_ID", "intyg"),
+        ("INTYG_OIDC_CLIENT_SECRET", "upstream-secret"),
+    ];
+    let server = Server::start(&env);
+    let key = server.add_client("e-service", "personbevis", &env);
+    let issuer = Issuer { server, key };
+    let _upstream = UpstreamProvider::start(
+        port,
+        &format!("{}/authorize/callback", issuer.server.base_url),
+    );
+
+    let created = issuer.create(json!({})).await;
+    let link = created["links"]["offer"].as_str().unwrap();
+    let report = wallet("authorization", link, Some("196408233234"));
+    assert_eq!(report["pkce_method"], "S256", "{report}");
+    let response = &report["authorization_response"];
+    assert_eq!(response["iss"], issuer.server.base_url, "{report}");
+    assert!(response["code"].is_string(), "{report}");
+    let credentials = report["configurations"]["personbevis.dc+sd-jwt"]
+        .as_array()
+        .unwrap();
+    assert_eq!(credentials.len(), 1, "{report}");
+    assert_eq!(credentials[0]["cnf_matches"], true);
+    assert_eq!(credentials[0]["claims"]["given_name"], "Åsa");
+
+    // Someone else logs in with the holder's offer.
+    let created = issuer.create(json!({})).await;
+    let link = created["links"]["offer"].as_str().unwrap();
+    let report = wallet("authorization", link, Some("190001019876"));
+    let response = &report["authorization_response"];
+    assert_eq!(response["error"], "access_denied", "{report}");
+    assert_eq!(response["iss"], issuer.server.base_url);
+    assert!(report["configurations"].as_object().unwrap().is_empty());
+}

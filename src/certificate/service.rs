@@ -122,6 +122,9 @@ pub struct CertificateService {
     pub store: Arc<dyn Store>,
     pub issuer: Arc<Issuer>,
     pub data_keys: Arc<DataKeys>,
+    /// Whether offers carry an authorization code grant, which needs an upstream OpenID
+    /// provider for the holder's login.
+    pub authorization_code_offers: bool,
 }
 
 impl CertificateService {
@@ -303,11 +306,21 @@ impl CertificateService {
         let mut links = HolderLinks::default();
         if has_channel("wallet") {
             let issuer_id = &self.issuer.issuer_id;
-            let offer = new_offer(issuer_id, &record.id, &record.type_id, offer_tx_code, now)
-                .map_err(random_failed)?;
+            let offer = new_offer(
+                issuer_id,
+                &record.id,
+                &record.type_id,
+                offer_tx_code,
+                self.authorization_code_offers,
+                now,
+            )
+            .map_err(random_failed)?;
             self.store
                 .create_offer(&offer.record, &offer.secret)
                 .await?;
+            if let Some(issuer_state) = &offer.issuer_state {
+                self.store.put_secret(issuer_state).await?;
+            }
             links.offer = Some(offer.link);
             links.offer_by_reference = Some(offer.reference_link);
             links.offer_qr_png = Some(format!("{}/qr.png", offer_uri(issuer_id, &offer.id)));

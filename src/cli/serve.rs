@@ -79,6 +79,7 @@ async fn serve(config: &Config) -> Result<(), String> {
         &issuer.types,
         issuer.key.as_ref(),
         &data_keys,
+        config.upstream.clone(),
         time::OffsetDateTime::now_utc(),
     )
     .map_err(|error| error.to_string())?;
@@ -86,6 +87,7 @@ async fn serve(config: &Config) -> Result<(), String> {
         store: Arc::clone(&store),
         issuer: Arc::new(issuer),
         data_keys: Arc::new(data_keys),
+        authorization_code_offers: wallet.upstream.is_some(),
     };
     let app = router(
         AppState {

@@ -107,7 +107,13 @@ pub enum CredentialOutcome {
 }
 
 /// Parses a credential request body for an access token of a certificate of type `type_id`.
-pub fn parse_request(body: &Value, type_id: &str) -> Result<CredentialRequest, CredentialError> {
+/// `identifiers` are the credential identifiers of a token issued for `authorization_details`;
+/// such a token must name its credential by one of them.
+pub fn parse_request(
+    body: &Value,
+    type_id: &str,
+    identifiers: Option<&[String]>,
+) -> Result<CredentialRequest, CredentialError> {
     let invalid = |detail: &str| CredentialError::InvalidCredentialRequest(detail.to_owned());
     let body = body
         .as_object()
@@ -136,9 +142,25 @@ pub fn parse_request(body: &Value, type_id: &str) -> Result<CredentialRequest, C
                 "the request names no credential: send credential_configuration_id",
             ))
         }
-        (None, Some(_)) => {
-            return Err(CredentialError::UnknownCredentialIdentifier(
+        (None, Some(identifier)) => match identifiers {
+            None => return Err(CredentialError::UnknownCredentialIdentifier(
                 "this access token was issued without authorization_details, so it has no credential identifiers; send credential_configuration_id".into(),
+            )),
+            Some(identifiers) => {
+                let identifier = identifier.as_str().unwrap_or("");
+                if !identifiers.iter().any(|known| known == identifier) {
+                    return Err(CredentialError::UnknownCredentialIdentifier(format!(
+                        "{identifier:?} is not a credential identifier of this access token; use one of {}",
+                        identifiers.join(", ")
+                    )));
+                }
+                // Each identifier is the configuration id it was granted for.
+                identifier.to_owned()
+            }
+        },
+        (Some(_), None) if identifiers.is_some() => {
+            return Err(invalid(
+                "this access token was issued for authorization_details, so the request must name a credential_identifier from the token response",
             ))
         }
         (Some(Value::String(id)), None) => id.clone(),
@@ -394,7 +416,7 @@ mod tests {
     use super::*;
 
     fn rejected(body: Value) -> CredentialError {
-        parse_request(&body, "personbevis").unwrap_err()
+        parse_request(&body, "personbevis", None).unwrap_err()
     }
 
     #[test]
@@ -402,10 +424,29 @@ mod tests {
         let request = parse_request(
             &json!({ "credential_configuration_id": "personbevis.dc+sd-jwt", "proofs": { "jwt": ["a", "b"] } }),
             "personbevis",
+            None,
         )
         .unwrap();
         assert_eq!(request.format, Format::SdJwtVc);
         assert_eq!(request.proofs, ["a", "b"]);
+    }
+
+    #[test]
+    fn identifiers_required_after_authorization_details() {
+        let identifiers = vec!["personbevis.vc+jwt".to_owned()];
+        let proofs = json!({ "jwt": ["a"] });
+        let by_identifier =
+            json!({ "credential_identifier": "personbevis.vc+jwt", "proofs": proofs });
+        let request = parse_request(&by_identifier, "personbevis", Some(&identifiers)).unwrap();
+        assert_eq!(request.format, Format::VcJwt);
+        let other = json!({ "credential_identifier": "personbevis.dc+sd-jwt", "proofs": proofs });
+        let error = parse_request(&other, "personbevis", Some(&identifiers)).unwrap_err();
+        assert_eq!(error.code(), "unknown_credential_identifier");
+        let by_configuration =
+            json!({ "credential_configuration_id": "personbevis.vc+jwt", "proofs": proofs });
+        let error =
+            parse_request(&by_configuration, "personbevis", Some(&identifiers)).unwrap_err();
+        assert_eq!(error.code(), "invalid_credential_request");
     }
 
     #[test]

@@ -152,9 +152,10 @@ pub fn sign_metadata(
 }
 
 /// Builds the OAuth authorization server metadata (RFC 8414) of the issuer, which is its own
-/// authorization server for the pre-authorized code grant.
-pub fn authorization_server_metadata(issuer_id: &str) -> Value {
-    json!({
+/// authorization server: for the pre-authorized code grant, and with `authorization_code` for the
+/// authorization code flow with PAR and PKCE.
+pub fn authorization_server_metadata(issuer_id: &str, authorization_code: bool) -> Value {
+    let mut metadata = json!({
         "issuer": issuer_id,
         "token_endpoint": endpoint(issuer_id, "/token"),
         "grant_types_supported": [super::PRE_AUTHORIZED_CODE_GRANT],
@@ -162,7 +163,20 @@ pub fn authorization_server_metadata(issuer_id: &str) -> Value {
         "token_endpoint_auth_methods_supported": ["none"],
         "pre-authorized_grant_anonymous_access_supported": true,
         "dpop_signing_alg_values_supported": [SIGNING_ALGORITHM],
-    })
+    });
+    if authorization_code {
+        metadata["authorization_endpoint"] = Value::from(endpoint(issuer_id, "/authorize"));
+        metadata["pushed_authorization_request_endpoint"] =
+            Value::from(endpoint(issuer_id, "/par"));
+        metadata["require_pushed_authorization_requests"] = Value::from(true);
+        metadata["response_types_supported"] = json!(["code"]);
+        metadata["code_challenge_methods_supported"] = json!(["S256"]);
+        metadata["authorization_response_iss_parameter_supported"] = Value::from(true);
+        metadata["authorization_details_types_supported"] = json!(["openid_credential"]);
+        metadata["grant_types_supported"] =
+            json!(["authorization_code", super::PRE_AUTHORIZED_CODE_GRANT]);
+    }
+    metadata
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! endpoint's pre-authorized code grant, nonces, key proofs, DPoP, the credential and deferred
 //! credential endpoints, and encrypted requests and responses.
 
+pub mod authorization;
 pub mod credential;
 pub mod dpop;
 pub mod encryption;
@@ -11,6 +12,7 @@ pub mod offer;
 pub mod proof;
 pub mod qr;
 pub mod token;
+pub mod upstream;
 
 use sha2::{Digest, Sha256};
 

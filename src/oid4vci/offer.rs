@@ -9,6 +9,7 @@ use rand::Rng;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+use super::authorization::{issuer_state, ISSUER_STATE};
 use super::{
     configuration_id, hash_secret, new_secret, PRE_AUTHORIZED_CODE, PRE_AUTHORIZED_CODE_GRANT,
 };
@@ -45,22 +46,33 @@ pub struct NewOffer {
     pub tx_code: Option<String>,
     pub record: OfferRecord,
     pub secret: Secret,
+    /// The `issuer_state` of the authorization code grant, when the offer has one.
+    pub issuer_state: Option<Secret>,
 }
 
-/// Creates an offer of every format of the certificate's type, with a fresh pre-authorized code
-/// and, when `with_tx_code` is set, a transaction code.
+/// Creates an offer of every format of the certificate's type, with a fresh pre-authorized code,
+/// a transaction code when `with_tx_code` is set, and an authorization code grant when
+/// `with_authorization_code` is set.
 pub fn new_offer(
     credential_issuer: &str,
     certificate_id: &str,
     type_id: &str,
     with_tx_code: bool,
+    with_authorization_code: bool,
     now: i64,
 ) -> Result<NewOffer, openssl::error::ErrorStack> {
     let id = new_secret()?;
     let code = pre_authorized_code(&id);
     let tx_code = with_tx_code.then(new_tx_code);
     let tx_code_length = tx_code.as_ref().map(|_| TX_CODE_LENGTH as i64);
-    let offer = offer_object(credential_issuer, type_id, &code, tx_code_length);
+    let state = with_authorization_code.then(|| issuer_state(&id));
+    let offer = offer_object(
+        credential_issuer,
+        type_id,
+        &code,
+        tx_code_length,
+        state.as_deref(),
+    );
     let expires_at = now + OFFER_LIFETIME_SECONDS;
     Ok(NewOffer {
         link: offer_link(&offer),
@@ -82,6 +94,12 @@ pub fn new_offer(
             subject_id: certificate_id.to_owned(),
             expires_at,
         },
+        issuer_state: state.map(|state| Secret {
+            kind: ISSUER_STATE.into(),
+            hash: hash_secret(&state),
+            subject_id: certificate_id.to_owned(),
+            expires_at,
+        }),
         offer,
         id,
         tx_code,
@@ -94,6 +112,7 @@ pub fn offer_object(
     type_id: &str,
     code: &str,
     tx_code_length: Option<i64>,
+    issuer_state: Option<&str>,
 ) -> Value {
     let configuration_ids: Vec<String> = Format::ALL
         .into_iter()
@@ -107,10 +126,14 @@ pub fn offer_object(
             "description": TX_CODE_DESCRIPTION,
         });
     }
+    let mut grants = json!({ PRE_AUTHORIZED_CODE_GRANT: grant });
+    if let Some(issuer_state) = issuer_state {
+        grants["authorization_code"] = json!({ "issuer_state": issuer_state });
+    }
     json!({
         "credential_issuer": credential_issuer,
         "credential_configuration_ids": configuration_ids,
-        "grants": { PRE_AUTHORIZED_CODE_GRANT: grant }
+        "grants": grants,
     })
 }
 
@@ -174,7 +197,15 @@ mod tests {
 
     #[test]
     fn offer_link_carries_encoded_offer() {
-        let offer = new_offer("https://intyg.example.se", "c1", "personbevis", false, 0).unwrap();
+        let offer = new_offer(
+            "https://intyg.example.se",
+            "c1",
+            "personbevis",
+            false,
+            false,
+            0,
+        )
+        .unwrap();
         assert!(offer
             .link
             .starts_with("openid-credential-offer://?credential_offer=%7B%22credential_issuer%22"));
@@ -196,7 +227,15 @@ mod tests {
 
     #[test]
     fn offer_with_tx_code() {
-        let offer = new_offer("https://intyg.example.se", "c1", "personbevis", true, 0).unwrap();
+        let offer = new_offer(
+            "https://intyg.example.se",
+            "c1",
+            "personbevis",
+            true,
+            false,
+            0,
+        )
+        .unwrap();
         let tx_code = offer.tx_code.clone().unwrap();
         assert_eq!(tx_code.len(), TX_CODE_LENGTH);
         assert!(tx_code.bytes().all(|byte| byte.is_ascii_digit()));
@@ -214,7 +253,15 @@ mod tests {
 
     #[test]
     fn reference_link_encodes_uri() {
-        let offer = new_offer("https://intyg.example.se", "c1", "personbevis", false, 0).unwrap();
+        let offer = new_offer(
+            "https://intyg.example.se",
+            "c1",
+            "personbevis",
+            false,
+            false,
+            0,
+        )
+        .unwrap();
         assert_eq!(
             offer.reference_link,
             format!(

@@ -4,6 +4,7 @@
 //! offer, which locks after [`MAX_TX_CODE_ATTEMPTS`] of them.
 
 use serde::Serialize;
+use serde_json::{json, Value};
 
 use super::offer::{tx_code_hash, MAX_TX_CODE_ATTEMPTS};
 use super::{hash_secret, new_secret, PRE_AUTHORIZED_CODE_GRANT};
@@ -13,12 +14,16 @@ use crate::store::{AccessTokenRecord, Redemption, Status, Store, StoreError};
 pub const ACCESS_TOKEN_LIFETIME_SECONDS: i64 = 300;
 
 /// A successful token response (RFC 6749, section 5.1).
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct TokenResponse {
     pub access_token: String,
     /// `DPoP` for a token bound to a DPoP key (RFC 9449, section 5), else `Bearer`.
     pub token_type: &'static str,
     pub expires_in: i64,
+    /// The granted credentials with their identifiers, when the authorization request named them
+    /// with `authorization_details`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authorization_details: Option<Value>,
 }
 
 /// A token error with its RFC 6749 section 5.2 code.
@@ -28,8 +33,11 @@ pub enum TokenError {
     InvalidRequest(String),
     #[error("{0}")]
     UnsupportedGrantType(String),
-    #[error("the pre-authorized code is unknown, expired or already used")]
+    #[error("the code is unknown, expired or already used")]
     InvalidGrant,
+    /// An authorization code that does not fit the request that obtained it.
+    #[error("{0}")]
+    InvalidGrantDetail(String),
     #[error("the transaction code (tx_code) is missing or wrong; {attempts_left} attempts are left before the offer locks")]
     WrongTxCode { attempts_left: i64 },
     #[error("the offer is locked after {MAX_TX_CODE_ATTEMPTS} wrong transaction codes; ask the e-service for a new offer")]
@@ -55,6 +63,7 @@ impl TokenError {
             TokenError::InvalidRequest(_) => "invalid_request",
             TokenError::UnsupportedGrantType(_) => "unsupported_grant_type",
             TokenError::InvalidGrant
+            | TokenError::InvalidGrantDetail(_)
             | TokenError::WrongTxCode { .. }
             | TokenError::Locked
             | TokenError::Revoked => "invalid_grant",
@@ -83,8 +92,9 @@ pub fn form_parameter<'a>(
     Ok(first)
 }
 
-/// Exchanges a pre-authorized code (and its transaction code) for an access token bound to the
-/// same certificate, and to `dpop_jkt` when the request carried a DPoP proof.
+/// Exchanges a pre-authorized code (with its transaction code) or an authorization code for an
+/// access token bound to the same certificate, and to `dpop_jkt` when the request carried a
+/// DPoP proof.
 pub async fn exchange(
     store: &dyn Store,
     form: &[(String, String)],
@@ -93,11 +103,79 @@ pub async fn exchange(
 ) -> Result<(TokenResponse, String), TokenError> {
     let grant_type = form_parameter(form, "grant_type")?
         .ok_or_else(|| TokenError::InvalidRequest("grant_type is missing".into()))?;
-    if grant_type != PRE_AUTHORIZED_CODE_GRANT {
-        return Err(TokenError::UnsupportedGrantType(format!(
-            "{grant_type:?} is not supported; use {PRE_AUTHORIZED_CODE_GRANT}"
-        )));
+    let (certificate_id, client_id, identifiers) = match grant_type {
+        PRE_AUTHORIZED_CODE_GRANT => (redeem_pre_authorized(store, form, now).await?, None, None),
+        "authorization_code" => {
+            let redeemed = super::authorization::redeem_code(store, form, now).await?;
+            let identifiers = redeemed
+                .request
+                .authorization_details
+                .then(|| redeemed.request.configuration_ids.clone());
+            (
+                redeemed.certificate_id,
+                Some(redeemed.request.client_id),
+                identifiers,
+            )
+        }
+        other => {
+            return Err(TokenError::UnsupportedGrantType(format!(
+                "{other:?} is not supported; use {PRE_AUTHORIZED_CODE_GRANT} or authorization_code"
+            )))
+        }
+    };
+    let revoked = store
+        .certificate_by_id(&certificate_id)
+        .await?
+        .is_none_or(|record| record.status == Status::Revoked);
+    if revoked {
+        return Err(TokenError::Revoked);
     }
+
+    let access_token = new_secret()?;
+    let token_type = if dpop_jkt.is_some() { "DPoP" } else { "Bearer" };
+    // Each configuration is its own credential identifier.
+    let authorization_details = identifiers.as_ref().map(|identifiers| {
+        Value::from(
+            identifiers
+                .iter()
+                .map(|id| {
+                    json!({
+                        "type": "openid_credential",
+                        "credential_configuration_id": id,
+                        "credential_identifiers": [id],
+                    })
+                })
+                .collect::<Vec<_>>(),
+        )
+    });
+    store
+        .put_access_token(&AccessTokenRecord {
+            hash: hash_secret(&access_token),
+            certificate_id: certificate_id.clone(),
+            client_id,
+            dpop_jkt,
+            credential_identifiers: identifiers,
+            expires_at: now + ACCESS_TOKEN_LIFETIME_SECONDS,
+        })
+        .await?;
+    Ok((
+        TokenResponse {
+            access_token,
+            token_type,
+            expires_in: ACCESS_TOKEN_LIFETIME_SECONDS,
+            authorization_details,
+        },
+        certificate_id,
+    ))
+}
+
+/// Consumes a pre-authorized code if its transaction code is right, and returns the
+/// certificate id.
+async fn redeem_pre_authorized(
+    store: &dyn Store,
+    form: &[(String, String)],
+    now: i64,
+) -> Result<String, TokenError> {
     let code = form_parameter(form, "pre-authorized_code")?
         .filter(|code| !code.is_empty())
         .ok_or_else(|| TokenError::InvalidRequest("pre-authorized_code is missing".into()))?;
@@ -119,31 +197,5 @@ pub async fn exchange(
         Redemption::Locked => return Err(TokenError::Locked),
         Redemption::Invalid => return Err(TokenError::InvalidGrant),
     };
-    let revoked = store
-        .certificate_by_id(&certificate_id)
-        .await?
-        .is_none_or(|record| record.status == Status::Revoked);
-    if revoked {
-        return Err(TokenError::Revoked);
-    }
-
-    let access_token = new_secret()?;
-    let token_type = if dpop_jkt.is_some() { "DPoP" } else { "Bearer" };
-    store
-        .put_access_token(&AccessTokenRecord {
-            hash: hash_secret(&access_token),
-            certificate_id: certificate_id.clone(),
-            client_id: None,
-            dpop_jkt,
-            expires_at: now + ACCESS_TOKEN_LIFETIME_SECONDS,
-        })
-        .await?;
-    Ok((
-        TokenResponse {
-            access_token,
-            token_type,
-            expires_in: ACCESS_TOKEN_LIFETIME_SECONDS,
-        },
-        certificate_id,
-    ))
+    Ok(certificate_id)
 }

@@ -178,6 +178,23 @@ pub struct AccessTokenRecord {
     pub client_id: Option<String>,
     /// JWK thumbprint of the DPoP key the token is bound to; `None` for a bearer token.
     pub dpop_jkt: Option<String>,
+    /// The credential identifiers the token grants, when it was requested with
+    /// `authorization_details`; the credential request must then name one of them.
+    pub credential_identifiers: Option<Vec<String>>,
+    pub expires_at: i64,
+}
+
+/// A step of the authorization code flow kept between requests: a pushed authorization
+/// request, a login at the upstream provider, or an authorization code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizationSession {
+    /// `par`, `login` or `code`.
+    pub kind: String,
+    /// Hash of the secret that names the session: `request_uri`, upstream `state` or code.
+    pub hash: String,
+    pub certificate_id: String,
+    /// The request parameters as JSON.
+    pub data: String,
     pub expires_at: i64,
 }
 
@@ -326,6 +343,19 @@ pub trait Store: Send + Sync + 'static {
         &self,
         deferred: &DeferredCredential,
     ) -> Result<(), StoreError>;
+
+    async fn put_authorization_session(
+        &self,
+        session: &AuthorizationSession,
+    ) -> Result<(), StoreError>;
+
+    /// Deletes the unexpired session and returns it, in one statement, so it is used once.
+    async fn take_authorization_session(
+        &self,
+        kind: &str,
+        hash: &str,
+        now: i64,
+    ) -> Result<Option<AuthorizationSession>, StoreError>;
 
     /// Returns the unexpired deferred credential request with this transaction id hash.
     async fn deferred_credential(
@@ -610,6 +640,10 @@ macro_rules! store_impl {
                 .bind(now)
                 .execute(&self.writer)
                 .await?;
+            let sessions = sqlx::query("DELETE FROM authorization_sessions WHERE expires_at <= $1")
+                .bind(now)
+                .execute(&self.writer)
+                .await?;
             let tokens = sqlx::query("DELETE FROM access_tokens WHERE expires_at <= $1")
                 .bind(now)
                 .execute(&self.writer)
@@ -622,7 +656,7 @@ macro_rules! store_impl {
                 .bind(now)
                 .execute(&self.writer)
                 .await?;
-            Ok(secrets.rows_affected() + tokens.rows_affected() + offers.rows_affected() + deferred.rows_affected())
+            Ok(secrets.rows_affected() + sessions.rows_affected() + tokens.rows_affected() + offers.rows_affected() + deferred.rows_affected())
         }
 
         async fn create_offer(&self, offer: &OfferRecord, code: &Secret) -> Result<(), StoreError> {
@@ -732,12 +766,14 @@ macro_rules! store_impl {
 
         async fn put_access_token(&self, token: &AccessTokenRecord) -> Result<(), StoreError> {
             sqlx::query(
-                "INSERT INTO access_tokens (hash, certificate_id, client_id, dpop_jkt, expires_at) VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO access_tokens (hash, certificate_id, client_id, dpop_jkt, credential_identifiers, expires_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(&token.hash)
             .bind(&token.certificate_id)
             .bind(token.client_id.as_deref())
             .bind(token.dpop_jkt.as_deref())
+            .bind(token.credential_identifiers.as_deref().map(super::encode_list).transpose()?)
             .bind(token.expires_at)
             .execute(&self.writer)
             .await?;
@@ -746,18 +782,21 @@ macro_rules! store_impl {
 
         async fn access_token(&self, hash: &str, now: i64) -> Result<Option<AccessTokenRecord>, StoreError> {
             let row = sqlx::query(
-                "SELECT hash, certificate_id, client_id, dpop_jkt, expires_at FROM access_tokens WHERE hash = $1 AND expires_at > $2",
+                "SELECT hash, certificate_id, client_id, dpop_jkt, credential_identifiers, expires_at
+                 FROM access_tokens WHERE hash = $1 AND expires_at > $2",
             )
             .bind(hash)
             .bind(now)
             .fetch_optional(&self.pool)
             .await?;
             row.map(|row| {
+                let identifiers: Option<String> = row.try_get("credential_identifiers")?;
                 Ok(AccessTokenRecord {
                     hash: row.try_get("hash")?,
                     certificate_id: row.try_get("certificate_id")?,
                     client_id: row.try_get("client_id")?,
                     dpop_jkt: row.try_get("dpop_jkt")?,
+                    credential_identifiers: identifiers.as_deref().map(super::decode_list).transpose()?,
                     expires_at: row.try_get("expires_at")?,
                 })
             })
@@ -785,6 +824,42 @@ macro_rules! store_impl {
             }
             transaction.commit().await?;
             self.certificate(client_id, id).await
+        }
+
+        async fn put_authorization_session(&self, session: &AuthorizationSession) -> Result<(), StoreError> {
+            sqlx::query(
+                "INSERT INTO authorization_sessions (kind, hash, certificate_id, data, expires_at) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&session.kind)
+            .bind(&session.hash)
+            .bind(&session.certificate_id)
+            .bind(&session.data)
+            .bind(session.expires_at)
+            .execute(&self.writer)
+            .await?;
+            Ok(())
+        }
+
+        async fn take_authorization_session(&self, kind: &str, hash: &str, now: i64) -> Result<Option<AuthorizationSession>, StoreError> {
+            let row = sqlx::query(
+                "DELETE FROM authorization_sessions WHERE kind = $1 AND hash = $2 AND expires_at > $3
+                 RETURNING kind, hash, certificate_id, data, expires_at",
+            )
+            .bind(kind)
+            .bind(hash)
+            .bind(now)
+            .fetch_optional(&self.writer)
+            .await?;
+            row.map(|row| {
+                Ok(AuthorizationSession {
+                    kind: row.try_get("kind")?,
+                    hash: row.try_get("hash")?,
+                    certificate_id: row.try_get("certificate_id")?,
+                    data: row.try_get("data")?,
+                    expires_at: row.try_get("expires_at")?,
+                })
+            })
+            .transpose()
         }
 
         async fn put_deferred_credential(&self, deferred: &DeferredCredential) -> Result<(), StoreError> {

@@ -2,9 +2,9 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgPool, Postgres, Row};
 
 use super::{
-    store_helpers, store_impl, AccessTokenRecord, ApiClient, AuditEvent, CertificateRecord,
-    CreateOutcome, DeferredCredential, Idempotency, ListQuery, OfferRecord, Redemption, SealedData,
-    Secret, Status, Store, StoreError,
+    store_helpers, store_impl, AccessTokenRecord, ApiClient, AuditEvent, AuthorizationSession,
+    CertificateRecord, CreateOutcome, DeferredCredential, Idempotency, ListQuery, OfferRecord,
+    Redemption, SealedData, Secret, Status, Store, StoreError,
 };
 
 /// The store for several nodes: PostgreSQL, shared by every `intyg serve` process.

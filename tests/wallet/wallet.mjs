@@ -2,12 +2,14 @@
 // @openid4vc/oauth2) that redeems an intyg credential offer, then checks what it received with
 // @sd-jwt/sd-jwt-vc (dc+sd-jwt) or jose (vc+jwt, jwt_vc_json).
 //
-// Usage: node wallet.mjs SCENARIO OFFER_LINK [TX_CODE]
+// Usage: node wallet.mjs SCENARIO OFFER_LINK [TX_CODE | LOGIN]
 //   SCENARIO is one of
-//     single      one proof, one credential of every configuration in the offer
-//     batch       three proofs with three keys for the first configuration
-//     dpop        as single for the first configuration, with a DPoP-bound access token
-//     encrypted   as single for the first configuration, with an encrypted request and response
+//     single         one proof, one credential of every configuration in the offer
+//     batch          three proofs with three keys for the first configuration
+//     dpop           as single for the first configuration, with a DPoP-bound access token
+//     encrypted      as single for the first configuration, with an encrypted request and response
+//     authorization  the authorization code flow with PAR and PKCE for the first configuration:
+//                    the holder logs in at the upstream provider as LOGIN
 // Prints one JSON object: {"configurations": {ID: [{"format", "typ", "claims", "cnf_matches"}]},
 // "token_type", ...}. Exits 1 with {"error"} when any step fails.
 
@@ -16,7 +18,7 @@ import {
   Openid4vciClient,
   setGlobalConfig,
 } from '@openid4vc/openid4vci';
-import { clientAuthenticationAnonymous } from '@openid4vc/oauth2';
+import { clientAuthenticationAnonymous, clientAuthenticationNone } from '@openid4vc/oauth2';
 import { SDJwtVcInstance } from '@sd-jwt/sd-jwt-vc';
 import { digest } from '@sd-jwt/crypto-nodejs';
 import * as jose from 'jose';
@@ -24,9 +26,13 @@ import * as jose from 'jose';
 // intyg runs on http://127.0.0.1 in the tests; the client rejects http URLs unless configured to allow them.
 setGlobalConfig({ allowInsecureUrls: true });
 
-const [scenario, offerLink, txCode] = process.argv.slice(2);
+const [scenario, offerLink, txCodeOrLogin] = process.argv.slice(2);
+const txCode = scenario === 'authorization' ? undefined : txCodeOrLogin;
+const login = scenario === 'authorization' ? txCodeOrLogin : undefined;
+const clientId = 'test-wallet';
+const redirectUri = 'https://wallet.example.se/callback';
 if (!scenario || !offerLink) {
-  console.error('usage: node wallet.mjs SCENARIO OFFER_LINK [TX_CODE]');
+  console.error('usage: node wallet.mjs SCENARIO OFFER_LINK [TX_CODE | LOGIN]');
   process.exit(2);
 }
 
@@ -43,7 +49,11 @@ async function newKey() {
 const callbacks = {
   hash: (data, alg) => createHash(alg.replace('-', '')).update(data).digest(),
   generateRandom: (length) => randomBytes(length),
-  clientAuthentication: clientAuthenticationAnonymous(),
+  // The authorization code flow identifies the wallet as a public client by its client_id; the
+  // pre-authorized code flow is anonymous.
+  clientAuthentication: scenario === 'authorization'
+    ? clientAuthenticationNone({ clientId })
+    : clientAuthenticationAnonymous(),
   signJwt: async (signer, { header, payload }) => {
     if (signer.method !== 'jwk') {
       throw new Error(`the test wallet signs with jwk signers only, not ${signer.method}`);
@@ -147,6 +157,118 @@ async function encryptedCredentialRequest(issuerMetadata, accessToken, body) {
   };
 }
 
+// Cookies of the browser that logs in, by host.
+const cookies = new Map();
+
+function rememberCookies(url, response) {
+  const host = new URL(url).host;
+  const jar = cookies.get(host) ?? new Map();
+  for (const line of response.headers.getSetCookie()) {
+    const [pair] = line.split(';');
+    const index = pair.indexOf('=');
+    jar.set(pair.slice(0, index).trim(), pair.slice(index + 1));
+  }
+  cookies.set(host, jar);
+}
+
+function cookieHeader(url) {
+  const jar = cookies.get(new URL(url).host);
+  return jar ? [...jar].map(([name, value]) => `${name}=${value}`).join('; ') : '';
+}
+
+// Follows redirects like a browser until one leads to the wallet's redirect URI, submitting the
+// upstream provider's login form as `account` and its consent form. Returns that last URL.
+async function browse(startUrl, account) {
+  let url = startUrl;
+  let method = 'GET';
+  let body;
+  for (let step = 0; step < 20; step += 1) {
+    if (url.startsWith(redirectUri)) {
+      return url;
+    }
+    const response = await fetch(url, {
+      method,
+      body,
+      redirect: 'manual',
+      headers: {
+        cookie: cookieHeader(url),
+        ...(body ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
+      },
+    });
+    rememberCookies(url, response);
+    if (response.status >= 300 && response.status < 400) {
+      url = new URL(response.headers.get('location'), url).toString();
+      method = 'GET';
+      body = undefined;
+      continue;
+    }
+    const page = await response.text();
+    if (response.status !== 200) {
+      throw new Error(`${method} ${url}: ${response.status} ${page.slice(0, 300)}`);
+    }
+    const action = page.match(/<form[^>]*action="([^"]+)"/);
+    const prompt = page.match(/name="prompt" value="([^"]+)"/);
+    if (!action || !prompt) {
+      throw new Error(`${url} shows no login or consent form: ${page.slice(0, 300)}`);
+    }
+    const form = new URLSearchParams({ prompt: prompt[1] });
+    if (prompt[1] === 'login') {
+      form.set('login', account);
+      form.set('password', 'any');
+    }
+    url = new URL(action[1].replaceAll('&amp;', '&'), url).toString();
+    method = 'POST';
+    body = form.toString();
+  }
+  throw new Error('the login did not return to the wallet within 20 steps');
+}
+
+async function authorizationFlow(offer, issuerMetadata, output) {
+  const configurationId = offer.credential_configuration_ids[0];
+  const authorization = await client.initiateAuthorization({
+    credentialOffer: offer,
+    issuerMetadata,
+    clientId,
+    redirectUri,
+    scope: configurationId,
+  });
+  output.authorization_flow = authorization.authorizationFlow;
+  output.pkce_method = authorization.pkce?.codeChallengeMethod;
+  const landing = new URL(await browse(authorization.authorizationRequestUrl, login));
+  output.authorization_response = Object.fromEntries(landing.searchParams);
+  if (!landing.searchParams.get('code')) {
+    return;
+  }
+  const tokenResult = await client.retrieveAuthorizationCodeAccessTokenFromOffer({
+    credentialOffer: offer,
+    issuerMetadata,
+    authorizationCode: landing.searchParams.get('code'),
+    pkceCodeVerifier: authorization.pkce?.codeVerifier,
+    redirectUri,
+  });
+  const accessToken = tokenResult.accessTokenResponse.access_token;
+  output.token_type = tokenResult.accessTokenResponse.token_type;
+  const { c_nonce: nonce } = await client.requestNonce({ issuerMetadata });
+  const key = await newKey();
+  const proof = await client.createCredentialRequestJwtProof({
+    issuerMetadata,
+    credentialConfigurationId: configurationId,
+    nonce,
+    clientId,
+    signer: { method: 'jwk', alg: 'ES256', publicJwk: key },
+  });
+  const result = await client.retrieveCredentials({
+    issuerMetadata,
+    accessToken,
+    credentialConfigurationId: configurationId,
+    proofs: { jwt: [proof.jwt] },
+  });
+  output.configurations[configurationId] = await report(
+    result.credentialResponse.credentials.map((entry) => entry.credential),
+    [key],
+  );
+}
+
 async function main() {
   const offer = await client.resolveCredentialOffer(offerLink);
   const issuerMetadata = await client.resolveIssuerMetadata(offer.credential_issuer);
@@ -155,6 +277,12 @@ async function main() {
     version: issuerMetadata.originalDraftVersion,
     configurations: {},
   };
+
+  if (scenario === 'authorization') {
+    await authorizationFlow(offer, issuerMetadata, output);
+    console.log(JSON.stringify(output));
+    return;
+  }
 
   let dpop;
   if (scenario === 'dpop') {
@@ -226,6 +354,6 @@ async function main() {
 
 main().catch((error) => {
   const detail = error?.response?.body ?? error?.errorResponse ?? undefined;
-  console.log(JSON.stringify({ error: String(error?.message ?? error), detail }));
+  console.log(JSON.stringify({ error: String(error?.message ?? error), cause: error?.cause ? String(error.cause) : undefined, detail }));
   process.exit(1);
 });

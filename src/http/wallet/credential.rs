@@ -56,7 +56,12 @@ pub(super) async fn credential(
         .get_by_id(&token.certificate_id)
         .await
         .map_err(|error| credential_error(CredentialError::from(error)))?;
-    let request = parse_request(&body, &certificate.record.type_id).map_err(credential_error)?;
+    let request = parse_request(
+        &body,
+        &certificate.record.type_id,
+        token.credential_identifiers.as_deref(),
+    )
+    .map_err(credential_error)?;
     let outcome = issue(&state.service, &token, &certificate, &request, now)
         .await
         .map_err(credential_error)?;

@@ -3,6 +3,7 @@
 //! error responses (`error` and `error_description`, RFC 6749, section 5.2), never problem
 //! documents and never a 200.
 
+mod authorization;
 mod credential;
 mod metadata;
 mod offers;
@@ -22,6 +23,7 @@ use crate::oid4vci::encryption::{EncryptionError, RequestDecryptionKey};
 use crate::oid4vci::metadata::{
     authorization_server_metadata, issuer_metadata, sign_metadata, well_known_path,
 };
+use crate::oid4vci::upstream::{Upstream, UpstreamConfig};
 
 /// The wallet endpoints' state, built once at start-up.
 pub struct WalletState {
@@ -32,6 +34,8 @@ pub struct WalletState {
     pub authorization_server: Value,
     pub request_key: RequestDecryptionKey,
     pub dpop_nonces: DpopNonces,
+    /// The upstream OpenID provider of the authorization code flow, when configured.
+    pub upstream: Option<std::sync::Arc<Upstream>>,
 }
 
 impl std::fmt::Debug for WalletState {
@@ -47,6 +51,8 @@ pub enum WalletSetupError {
     Encryption(#[from] EncryptionError),
     #[error("cannot sign the credential issuer metadata: {0}")]
     Sign(#[from] crate::crypto::SignError),
+    #[error(transparent)]
+    Upstream(#[from] crate::oid4vci::upstream::UpstreamError),
 }
 
 impl WalletState {
@@ -57,18 +63,24 @@ impl WalletState {
         types: &TypeRegistry,
         signer: &dyn Signer,
         data_keys: &DataKeys,
+        upstream: Option<UpstreamConfig>,
         now: time::OffsetDateTime,
     ) -> Result<Self, WalletSetupError> {
         let request_key = RequestDecryptionKey::derive(data_keys)?;
         let mut metadata = issuer_metadata(issuer_id, types, &request_key);
         let signed_metadata = sign_metadata(&metadata, issuer_id, signer, now)?;
         metadata["signed_metadata"] = Value::from(signed_metadata.as_str());
+        let upstream = upstream
+            .map(Upstream::new)
+            .transpose()?
+            .map(std::sync::Arc::new);
         Ok(Self {
             metadata,
             signed_metadata,
-            authorization_server: authorization_server_metadata(issuer_id),
+            authorization_server: authorization_server_metadata(issuer_id, upstream.is_some()),
             request_key,
             dpop_nonces: DpopNonces::new(data_keys),
+            upstream,
         })
     }
 }
@@ -85,6 +97,9 @@ pub fn routes(issuer_id: &str) -> Router<AppState> {
         )
         .route("/offers/{id}", get(offers::offer))
         .route("/offers/{id}/{image}", get(offers::offer_qr))
+        .route("/par", post(authorization::par))
+        .route("/authorize", get(authorization::authorize))
+        .route("/authorize/callback", get(authorization::callback))
         .route("/token", post(token::token))
         .route("/nonce", post(credential::nonce))
         .route("/credential", post(credential::credential))

@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 
 use super::super::AppState;
 use super::OauthError;
+use crate::oid4vci::authorization::issuer_state;
 use crate::oid4vci::offer::{offer_object, offer_uri, percent_encode, pre_authorized_code};
 use crate::oid4vci::{hash_secret, qr, PRE_AUTHORIZED_CODE};
 use crate::store::Status;
@@ -84,11 +85,16 @@ async fn current_offer(state: &AppState, id: &str) -> Result<Value, OauthError> 
     let Some(record) = record.filter(|_| unused && active) else {
         return Err(not_found());
     };
+    let issuer_state = state
+        .service
+        .authorization_code_offers
+        .then(|| issuer_state(id));
     Ok(offer_object(
         &state.service.issuer.issuer_id,
         &record.type_id,
         &code,
         offer.tx_code_length,
+        issuer_state.as_deref(),
     ))
 }
 
