@@ -1050,3 +1050,169 @@ async fn notification_recorded_once_per_id() {
         ]
     );
 }
+
+#[tokio::test]
+async fn pushed_authorization_request_checks() {
+    // The upstream provider is contacted only at the authorization endpoint, so a PAR test
+    // needs no provider running.
+    let env = [
+        ("INTYG_OIDC_ISSUER", "http://127.0.0.1:9"),
+        ("INTYG_OIDC_CLIENT_ID", "intyg"),
+        ("INTYG_OIDC_CLIENT_SECRET", "secret"),
+    ];
+    let setup = Setup::start_with(&env);
+    let metadata: Value = setup
+        .http
+        .get(setup.url("/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(metadata["require_pushed_authorization_requests"], true);
+    assert_eq!(
+        metadata["code_challenge_methods_supported"],
+        json!(["S256"])
+    );
+    assert_eq!(
+        metadata["authorization_response_iss_parameter_supported"],
+        true
+    );
+
+    let created = setup.create(json!({})).await;
+    let offer = offer_in(created["links"]["offer"].as_str().unwrap());
+    let issuer_state = offer["grants"]["authorization_code"]["issuer_state"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let challenge = b64url(Sha256::digest(
+        b"a-code-verifier-of-at-least-43-characters-0123",
+    ));
+    let valid = vec![
+        ("response_type", "code".to_owned()),
+        ("client_id", "wallet".to_owned()),
+        ("redirect_uri", "https://wallet.example.se/cb".to_owned()),
+        ("code_challenge", challenge.clone()),
+        ("code_challenge_method", "S256".to_owned()),
+        ("issuer_state", issuer_state.clone()),
+        ("scope", "personbevis.dc+sd-jwt".to_owned()),
+    ];
+    let push =
+        |form: Vec<(&'static str, String)>| setup.http.post(setup.url("/par")).form(&form).send();
+    let response = push(valid.clone()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let body: Value = response.json().await.unwrap();
+    assert!(body["request_uri"]
+        .as_str()
+        .unwrap()
+        .starts_with("urn:ietf:params:oauth:request_uri:"));
+    assert!(body["expires_in"].as_i64().unwrap() > 0);
+
+    let replace = |name: &str, value: &str| {
+        valid
+            .iter()
+            .map(|(key, old)| {
+                (
+                    *key,
+                    if *key == name {
+                        value.to_owned()
+                    } else {
+                        old.clone()
+                    },
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let without = |name: &str| {
+        valid
+            .iter()
+            .filter(|(key, _)| *key != name)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let details =
+        r#"[{"type":"openid_credential","credential_configuration_id":"other.dc+sd-jwt"}]"#;
+    let mut with_details = without("scope");
+    with_details.push(("authorization_details", details.to_owned()));
+    let cases = [
+        (
+            "plain PKCE",
+            replace("code_challenge_method", "plain"),
+            "invalid_request",
+            "S256",
+        ),
+        (
+            "no PKCE",
+            without("code_challenge"),
+            "invalid_request",
+            "code_challenge",
+        ),
+        (
+            "no issuer_state",
+            without("issuer_state"),
+            "invalid_request",
+            "issuer_state",
+        ),
+        (
+            "unknown issuer_state",
+            replace("issuer_state", "unknown"),
+            "invalid_request",
+            "issuer_state",
+        ),
+        (
+            "token response type",
+            replace("response_type", "token"),
+            "invalid_request",
+            "response_type",
+        ),
+        (
+            "unknown scope",
+            replace("scope", "openid"),
+            "invalid_scope",
+            "openid",
+        ),
+        (
+            "unknown configuration",
+            with_details,
+            "invalid_authorization_details",
+            "other.dc+sd-jwt",
+        ),
+    ];
+    for (name, form, code, named) in cases {
+        let response = push(form).await.unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{name}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], code, "{name}: {body}");
+        assert!(
+            body["error_description"].as_str().unwrap().contains(named),
+            "{name}: {body}"
+        );
+    }
+
+    let response = setup
+        .http
+        .get(setup.url(
+            "/authorize?client_id=wallet&request_uri=urn:ietf:params:oauth:request_uri:unknown",
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn authorization_flow_off_without_upstream() {
+    let setup = Setup::start();
+    let created = setup.create(json!({})).await;
+    let offer = offer_in(created["links"]["offer"].as_str().unwrap());
+    assert!(offer["grants"].get("authorization_code").is_none());
+    let response = setup
+        .http
+        .post(setup.url("/par"))
+        .form(&[("response_type", "code")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+}
