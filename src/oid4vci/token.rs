@@ -107,6 +107,8 @@ pub async fn exchange(
         PRE_AUTHORIZED_CODE_GRANT => (redeem_pre_authorized(store, form, now).await?, None, None),
         "authorization_code" => {
             let redeemed = super::authorization::redeem_code(store, form, now).await?;
+            // NOTE: a token granted for `scope` is not limited to the scoped configurations: it
+            // may request any format of the certificate's type, all of which the offer named.
             let identifiers = redeemed
                 .request
                 .authorization_details
