@@ -44,14 +44,7 @@ impl Issuer {
     async fn create(&self, offer_options: Value) -> Value {
         let body = json!({
             "type": "personbevis",
-            "claims": {
-                "given_name": "Åsa", "family_name": "Öberg", "personal_identity_number": "196408233234",
-                "birthdate": "1964-08-23",
-                "address": { "street_address": "Storgatan 1", "postal_code": "111 22", "locality": "Stockholm" },
-                "county": { "code": "01", "name": "Stockholms län" },
-                "municipality": { "code": "0180", "name": "Stockholm" },
-                "extract_date": "2026-12-01"
-            },
+            "claims": personbevis_claims(),
             "holder": { "personal_identity_number": "196408233234" },
             "channels": ["wallet"],
             "offer": offer_options,

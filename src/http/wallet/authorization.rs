@@ -32,6 +32,14 @@ fn upstream(state: &AppState) -> Result<&Upstream, OauthError> {
     })
 }
 
+/// Returns the first value of query parameter `name`.
+fn query_parameter<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    query
+        .iter()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.as_str())
+}
+
 fn authorization_error(error: AuthorizationError) -> OauthError {
     if matches!(
         error,
@@ -76,12 +84,7 @@ pub(super) async fn authorize(
 ) -> Result<Response, OauthError> {
     let upstream = upstream(&state)?;
     let query = super::super::api::url_pairs(query.as_deref().unwrap_or(""));
-    let parameter = |name: &str| {
-        query
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
-    };
+    let parameter = |name: &str| query_parameter(&query, name);
     let invalid = |detail: &str| OauthError::bad_request("invalid_request", detail);
     let request_uri = parameter("request_uri").ok_or_else(|| {
         invalid("request_uri is missing; push the authorization request to the PAR endpoint first")
@@ -141,12 +144,7 @@ pub(super) async fn callback(
 ) -> Result<Response, OauthError> {
     let upstream = upstream(&state)?;
     let query = super::super::api::url_pairs(query.as_deref().unwrap_or(""));
-    let parameter = |name: &str| {
-        query
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
-    };
+    let parameter = |name: &str| query_parameter(&query, name);
     let invalid = |detail: &str| OauthError::bad_request("invalid_request", detail);
     let login_state = parameter("state").ok_or_else(|| invalid("state is missing"))?;
     let now = OffsetDateTime::now_utc().unix_timestamp();
