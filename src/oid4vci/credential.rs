@@ -322,6 +322,7 @@ pub async fn issue_deferred(
         .await?
         .filter(|deferred| deferred.certificate_id == token.certificate_id)
         .ok_or_else(unknown)?;
+
     let certificate = service.get_by_id(&deferred.certificate_id).await?;
     match certificate.record.status {
         Status::Pending => return Ok(DeferredOutcome::Pending),
@@ -338,6 +339,7 @@ pub async fn issue_deferred(
     else {
         return Err(unknown());
     };
+
     let keys: Vec<Map<String, Value>> = serde_json::from_str(&deferred.holder_jwks)
         .map_err(|error| CredentialError::Internal(format!("stored holder keys: {error}")))?;
     let format = Format::ALL

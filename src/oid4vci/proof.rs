@@ -1,6 +1,6 @@
 //! Key proofs of type `jwt` (OpenID4VCI 1.0): each proof shows that the wallet
 //! has the private key that a credential is bound to. Every check is explicit and names itself
-//! in the error, so a wallet developer sees which rule a proof broke.
+//! in the error, so a wallet developer can tell which rule a proof broke.
 
 use serde_json::{Map, Value};
 

@@ -310,8 +310,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Consumes a pre-authorized code if its transaction code (when the offer has one) matches.
     /// A wrong or missing transaction code counts an attempt; the attempt that reaches
-    /// `max_attempts` deletes the code. Each step is one atomic statement, so concurrent
-    /// attempts on any number of nodes consume a code at most once and count every failure.
+    /// `max_attempts` deletes the code. Each step is one atomic statement, and a code whose offer
+    /// has reached `max_attempts` is never redeemed, so concurrent attempts on any number of
+    /// nodes consume a code at most once and count at most `max_attempts` failures.
     async fn redeem_pre_authorized_code(
         &self,
         code_hash: &str,

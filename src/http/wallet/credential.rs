@@ -149,6 +149,7 @@ pub(super) async fn notification(
         .ok_or_else(|| {
             invalid("event must be credential_accepted, credential_failure or credential_deleted")
         })?;
+
     let store = state.service.store.as_ref();
     let subject = store
         .find_secret(NOTIFICATION_ID, &hash_secret(notification_id), now)
