@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::oid4vci::upstream::UpstreamConfig;
+
 /// Failure to build a usable configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -50,6 +52,10 @@ struct FileConfig {
     data_keys: Option<Vec<String>>,
     max_body_bytes: Option<usize>,
     retention_check_seconds: Option<u64>,
+    oidc_issuer: Option<String>,
+    oidc_client_id: Option<String>,
+    oidc_client_secret: Option<String>,
+    oidc_holder_claim: Option<String>,
     #[serde(default)]
     apple_wallet: AppleWalletFile,
     #[serde(default)]
@@ -138,7 +144,12 @@ pub struct Config {
     pub retention_check_seconds: u64,
     pub apple_wallet: AppleWalletConfig,
     pub google_wallet: GoogleWalletConfig,
+    /// The upstream OpenID provider for the authorization code flow; `None` disables that flow.
+    pub upstream: Option<UpstreamConfig>,
 }
+
+/// The default ID token claim compared with the holder's personal identity number.
+pub const DEFAULT_HOLDER_CLAIM: &str = "personal_identity_number";
 
 /// Values given on the command line, which override the file and the environment.
 #[derive(Debug, Default, Clone)]
@@ -312,6 +323,12 @@ impl Config {
         let retention_check_seconds = file.retention_check_seconds.unwrap_or(3600).max(1);
         let apple_wallet = apple_wallet(file.apple_wallet, &env)?;
         let google_wallet = google_wallet(file.google_wallet, &env);
+        let upstream = upstream_config(
+            env("INTYG_OIDC_ISSUER").or(file.oidc_issuer),
+            env("INTYG_OIDC_CLIENT_ID").or(file.oidc_client_id),
+            env("INTYG_OIDC_CLIENT_SECRET").or(file.oidc_client_secret),
+            env("INTYG_OIDC_HOLDER_CLAIM").or(file.oidc_holder_claim),
+        )?;
 
         Ok(Self {
             listen,
@@ -331,6 +348,7 @@ impl Config {
             retention_check_seconds,
             apple_wallet,
             google_wallet,
+            upstream,
         })
     }
 }
@@ -417,6 +435,44 @@ fn google_wallet(
             .unwrap_or_else(|| DEVELOPMENT_GOOGLE_ISSUER_ID.to_owned()),
         origins,
         development_keys,
+    }
+}
+
+/// Builds the upstream provider's configuration: all of issuer, client id and secret, or none.
+fn upstream_config(
+    issuer: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    holder_claim: Option<String>,
+) -> Result<Option<UpstreamConfig>, ConfigError> {
+    let missing = |name: &'static str, value: &str| ConfigError::Invalid {
+        name,
+        value: value.to_owned(),
+        reason:
+            "oidc_issuer, oidc_client_id and oidc_client_secret (INTYG_OIDC_*) must be set together",
+    };
+    match (issuer, client_id, client_secret) {
+        (None, None, None) => Ok(None),
+        (Some(issuer), Some(client_id), Some(client_secret)) => {
+            if !(issuer.starts_with("https://") || issuer.starts_with("http://")) {
+                return Err(ConfigError::Invalid {
+                    name: "oidc_issuer",
+                    value: issuer,
+                    reason: "expected the provider's issuer URL, such as https://login.example.se",
+                });
+            }
+            Ok(Some(UpstreamConfig {
+                issuer,
+                client_id,
+                client_secret,
+                holder_claim: holder_claim.unwrap_or_else(|| DEFAULT_HOLDER_CLAIM.to_owned()),
+            }))
+        }
+        (issuer, client_id, _) => Err(match (issuer, client_id) {
+            (None, _) => missing("oidc_issuer", ""),
+            (Some(_), None) => missing("oidc_client_id", ""),
+            (Some(_), Some(_)) => missing("oidc_client_secret", ""),
+        }),
     }
 }
 
@@ -566,6 +622,25 @@ mod tests {
             config.previous_signing_chains,
             [PathBuf::from("a.pem"), PathBuf::from("b.pem")]
         );
+    }
+
+    #[test]
+    fn upstream_needs_all_three_settings() {
+        let env = |name: &str| {
+            (name == "INTYG_OIDC_ISSUER").then(|| "https://login.example.se".to_owned())
+        };
+        let error = Config::resolve(FileConfig::default(), env, &Overrides::default()).unwrap_err();
+        assert!(error.to_string().contains("oidc_client_id"), "{error}");
+        let env = |name: &str| match name {
+            "INTYG_OIDC_ISSUER" => Some("https://login.example.se".to_owned()),
+            "INTYG_OIDC_CLIENT_ID" => Some("intyg".to_owned()),
+            "INTYG_OIDC_CLIENT_SECRET" => Some("secret".to_owned()),
+            _ => None,
+        };
+        let config = Config::resolve(FileConfig::default(), env, &Overrides::default()).unwrap();
+        let upstream = config.upstream.unwrap();
+        assert_eq!(upstream.holder_claim, DEFAULT_HOLDER_CLAIM);
+        assert_eq!(upstream.client_id, "intyg");
     }
 
     #[test]

@@ -9,8 +9,9 @@ mod common;
 use std::sync::Arc;
 
 use intyg::store::{
-    ApiClient, CertificateRecord, CreateOutcome, Idempotency, ListQuery, PassRegistration,
-    SealedData, Secret, Status, StatusEntry, Store, StoreError,
+    AccessTokenRecord, ApiClient, AuditEvent, CertificateRecord, CreateOutcome, DeferredCredential,
+    Idempotency, ListQuery, OfferRecord, PassRegistration, Redemption, SealedData, Secret, Status,
+    StatusEntry, Store, StoreError,
 };
 
 const NOW: i64 = 1_796_400_000;
@@ -736,6 +737,334 @@ async fn ping_answers(store: Arc<dyn Store>) {
     store.ping().await.unwrap();
 }
 
+fn offer(certificate_id: &str, tx_code_hash: Option<&str>) -> (OfferRecord, Secret) {
+    (
+        OfferRecord {
+            id_hash: format!("offer-{certificate_id}"),
+            code_hash: format!("code-{certificate_id}"),
+            certificate_id: certificate_id.to_owned(),
+            tx_code_hash: tx_code_hash.map(str::to_owned),
+            tx_code_length: tx_code_hash.map(|_| 6),
+            failed_attempts: 0,
+            expires_at: NOW + 300,
+        },
+        Secret {
+            kind: "pre-authorized_code".into(),
+            hash: format!("code-{certificate_id}"),
+            subject_id: certificate_id.to_owned(),
+            expires_at: NOW + 300,
+        },
+    )
+}
+
+async fn offer_stored_and_found(store: Arc<dyn Store>) {
+    with_clients(store.as_ref()).await;
+    let record = certificate(
+        "00000000-0000-7000-8000-000000000001",
+        "client-a",
+        "personbevis",
+    );
+    store.create_certificate(&record, None).await.unwrap();
+    let (offer, code) = offer(&record.id, Some("tx"));
+    store.create_offer(&offer, &code).await.unwrap();
+    assert_eq!(
+        store.offer(&offer.id_hash, NOW).await.unwrap(),
+        Some(offer.clone())
+    );
+    assert_eq!(
+        store.offer(&offer.id_hash, NOW + 300).await.unwrap(),
+        None,
+        "expired offer found"
+    );
+    assert_eq!(
+        store
+            .find_secret("pre-authorized_code", &code.hash, NOW)
+            .await
+            .unwrap(),
+        Some(record.id.clone())
+    );
+}
+
+async fn pre_authorized_code_redeemed_once(store: Arc<dyn Store>) {
+    with_clients(store.as_ref()).await;
+    let record = certificate(
+        "00000000-0000-7000-8000-000000000001",
+        "client-a",
+        "personbevis",
+    );
+    store.create_certificate(&record, None).await.unwrap();
+    let (offer, code) = offer(&record.id, None);
+    store.create_offer(&offer, &code).await.unwrap();
+    assert_eq!(
+        store
+            .redeem_pre_authorized_code(&code.hash, None, 5, NOW)
+            .await
+            .unwrap(),
+        Redemption::Granted(record.id.clone())
+    );
+    assert_eq!(
+        store
+            .redeem_pre_authorized_code(&code.hash, None, 5, NOW)
+            .await
+            .unwrap(),
+        Redemption::Invalid
+    );
+}
+
+async fn tx_code_attempts_lock_offer(store: Arc<dyn Store>) {
+    with_clients(store.as_ref()).await;
+    let record = certificate(
+        "00000000-0000-7000-8000-000000000001",
+        "client-a",
+        "personbevis",
+    );
+    store.create_certificate(&record, None).await.unwrap();
+    let (offer, code) = offer(&record.id, Some("right"));
+    store.create_offer(&offer, &code).await.unwrap();
+    assert_eq!(
+        store
+            .redeem_pre_authorized_code(&code.hash, None, 5, NOW)
+            .await
+            .unwrap(),
+        Redemption::WrongTxCode { attempts_left: 4 },
+        "a missing transaction code must count as a wrong one"
+    );
+    for attempts_left in [3, 2, 1] {
+        assert_eq!(
+            store
+                .redeem_pre_authorized_code(&code.hash, Some("wrong"), 5, NOW)
+                .await
+                .unwrap(),
+            Redemption::WrongTxCode { attempts_left }
+        );
+    }
+    assert_eq!(
+        store
+            .redeem_pre_authorized_code(&code.hash, Some("wrong"), 5, NOW)
+            .await
+            .unwrap(),
+        Redemption::Locked,
+        "the fifth wrong code does not lock"
+    );
+    assert_eq!(
+        store
+            .redeem_pre_authorized_code(&code.hash, Some("right"), 5, NOW)
+            .await
+            .unwrap(),
+        Redemption::Locked,
+        "the right code opened a locked offer"
+    );
+    assert_eq!(
+        store
+            .find_secret("pre-authorized_code", &code.hash, NOW)
+            .await
+            .unwrap(),
+        None,
+        "the locked offer's code is still stored"
+    );
+}
+
+async fn right_tx_code_redeems(store: Arc<dyn Store>) {
+    with_clients(store.as_ref()).await;
+    let record = certificate(
+        "00000000-0000-7000-8000-000000000001",
+        "client-a",
+        "personbevis",
+    );
+    store.create_certificate(&record, None).await.unwrap();
+    let (offer, code) = offer(&record.id, Some("right"));
+    store.create_offer(&offer, &code).await.unwrap();
+    assert_eq!(
+        store
+            .redeem_pre_authorized_code(&code.hash, Some("wrong"), 5, NOW)
+            .await
+            .unwrap(),
+        Redemption::WrongTxCode { attempts_left: 4 }
+    );
+    assert_eq!(
+        store
+            .redeem_pre_authorized_code(&code.hash, Some("right"), 5, NOW)
+            .await
+            .unwrap(),
+        Redemption::Granted(record.id.clone())
+    );
+}
+
+async fn concurrent_redemptions_one_wins(store: Arc<dyn Store>) {
+    with_clients(store.as_ref()).await;
+    let record = certificate(
+        "00000000-0000-7000-8000-000000000001",
+        "client-a",
+        "personbevis",
+    );
+    store.create_certificate(&record, None).await.unwrap();
+    let (offer, code) = offer(&record.id, Some("right"));
+    store.create_offer(&offer, &code).await.unwrap();
+    let attempts: Vec<_> = (0..40)
+        .map(|index| {
+            let store = Arc::clone(&store);
+            let hash = code.hash.clone();
+            tokio::spawn(async move {
+                let tx_code = if index % 2 == 0 { "right" } else { "wrong" };
+                store
+                    .redeem_pre_authorized_code(&hash, Some(tx_code), 5, NOW)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut granted = 0;
+    let mut wrong = 0;
+    for attempt in attempts {
+        match attempt.await.unwrap() {
+            Redemption::Granted(_) => granted += 1,
+            Redemption::WrongTxCode { .. } => wrong += 1,
+            Redemption::Locked | Redemption::Invalid => {}
+        }
+    }
+    assert!(granted <= 1, "{granted} attempts redeemed one code");
+    // Only the counted attempts below the limit report attempts left; the fifth locks.
+    assert!(wrong <= 4, "{wrong} attempts reported attempts left");
+    let stored = store.offer(&offer.id_hash, NOW).await.unwrap().unwrap();
+    assert!(
+        stored.failed_attempts <= 5,
+        "{} attempts counted",
+        stored.failed_attempts
+    );
+    assert!(
+        granted == 1 || stored.failed_attempts == 5,
+        "neither redeemed nor locked"
+    );
+}
+
+async fn secret_put_once(store: Arc<dyn Store>) {
+    let secret = Secret {
+        kind: "dpop_jti".into(),
+        hash: "j1".into(),
+        subject_id: String::new(),
+        expires_at: NOW + 300,
+    };
+    let attempts: Vec<_> = (0..20)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            let secret = secret.clone();
+            tokio::spawn(async move { store.put_secret_once(&secret).await.unwrap() })
+        })
+        .collect();
+    let mut stored = 0;
+    for attempt in attempts {
+        if attempt.await.unwrap() {
+            stored += 1;
+        }
+    }
+    assert_eq!(stored, 1);
+    assert_eq!(store.purge_expired_secrets(NOW + 300).await.unwrap(), 1);
+    assert!(
+        store.put_secret_once(&secret).await.unwrap(),
+        "a purged value is still blocked"
+    );
+}
+
+async fn access_token_found_until_expiry(store: Arc<dyn Store>) {
+    let token = AccessTokenRecord {
+        hash: "t1".into(),
+        certificate_id: "certificate-1".into(),
+        client_id: None,
+        dpop_jkt: Some("thumbprint".into()),
+        credential_identifiers: Some(vec!["personbevis.dc+sd-jwt".into()]),
+        expires_at: NOW + 300,
+    };
+    store.put_access_token(&token).await.unwrap();
+    assert_eq!(
+        store.access_token("t1", NOW).await.unwrap(),
+        Some(token.clone())
+    );
+    assert_eq!(store.access_token("t1", NOW).await.unwrap(), Some(token));
+    assert_eq!(store.access_token("t1", NOW + 300).await.unwrap(), None);
+    assert_eq!(store.access_token("t2", NOW).await.unwrap(), None);
+}
+
+async fn pending_certificate_approved_once(store: Arc<dyn Store>) {
+    with_clients(store.as_ref()).await;
+    let mut record = certificate(
+        "00000000-0000-7000-8000-000000000001",
+        "client-a",
+        "personbevis",
+    );
+    record.status = Status::Pending;
+    store.create_certificate(&record, None).await.unwrap();
+    assert_eq!(
+        store
+            .certificate_by_id(&record.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        Status::Pending
+    );
+    assert!(store
+        .approve_certificate("client-b", &record.id, NOW + 1, "client-b")
+        .await
+        .unwrap()
+        .is_none());
+    let approved = store
+        .approve_certificate("client-a", &record.id, NOW + 1, "client-a")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(approved.status, Status::Active);
+    store
+        .approve_certificate("client-a", &record.id, NOW + 2, "client-a")
+        .await
+        .unwrap();
+    let approvals = store
+        .audit_events(&record.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|event| event.action == "certificate.approved")
+        .count();
+    assert_eq!(approvals, 1);
+}
+
+async fn deferred_credential_taken_once(store: Arc<dyn Store>) {
+    let deferred = DeferredCredential {
+        transaction_hash: "x1".into(),
+        certificate_id: "certificate-1".into(),
+        credential_configuration: "personbevis.dc+sd-jwt".into(),
+        holder_jwks: "[]".into(),
+        expires_at: NOW + 300,
+    };
+    store.put_deferred_credential(&deferred).await.unwrap();
+    assert_eq!(
+        store.deferred_credential("x1", NOW).await.unwrap(),
+        Some(deferred.clone())
+    );
+    assert_eq!(
+        store.take_deferred_credential("x1", NOW).await.unwrap(),
+        Some(deferred)
+    );
+    assert_eq!(
+        store.take_deferred_credential("x1", NOW).await.unwrap(),
+        None
+    );
+}
+
+async fn audit_event_recorded(store: Arc<dyn Store>) {
+    let event = AuditEvent {
+        at: NOW,
+        actor: "wallet".into(),
+        action: "wallet.credential_accepted".into(),
+        certificate_id: Some("certificate-1".into()),
+        detail: None,
+    };
+    store.record_audit(&event).await.unwrap();
+    assert_eq!(
+        store.audit_events("certificate-1").await.unwrap(),
+        vec![event]
+    );
+}
+
 macro_rules! contract {
     ($backend:ident, $open:ident, [$($case:ident),* $(,)?]) => {
         mod $backend {
@@ -770,6 +1099,16 @@ contract!(
         secrets_deleted_by_subject,
         pass_registrations_follow_certificate_changes,
         ping_answers,
+        offer_stored_and_found,
+        pre_authorized_code_redeemed_once,
+        tx_code_attempts_lock_offer,
+        right_tx_code_redeems,
+        concurrent_redemptions_one_wins,
+        secret_put_once,
+        access_token_found_until_expiry,
+        pending_certificate_approved_once,
+        deferred_credential_taken_once,
+        audit_event_recorded,
     ]
 );
 
@@ -792,5 +1131,15 @@ contract!(
         secrets_deleted_by_subject,
         pass_registrations_follow_certificate_changes,
         ping_answers,
+        offer_stored_and_found,
+        pre_authorized_code_redeemed_once,
+        tx_code_attempts_lock_offer,
+        right_tx_code_redeems,
+        concurrent_redemptions_one_wins,
+        secret_put_once,
+        access_token_found_until_expiry,
+        pending_certificate_approved_once,
+        deferred_credential_taken_once,
+        audit_event_recorded,
     ]
 );

@@ -11,8 +11,8 @@ use time::OffsetDateTime;
 use crate::crypto::{parse_holder_jwk, DataKeyError, DataKeys};
 use crate::formats::Format;
 use crate::issuer::{IssueError, IssueRequest, Issuer};
-use crate::oid4vci::offer::new_offer;
-use crate::oid4vci::{hash_secret, new_secret, ACCESS_TOKEN, PRE_AUTHORIZED_CODE};
+use crate::oid4vci::offer::{new_offer, offer_uri};
+use crate::oid4vci::{hash_secret, new_secret, PRE_AUTHORIZED_CODE};
 use crate::passes::PassUpdates;
 use crate::status::{ListError, StatusLists};
 use crate::store::{
@@ -43,6 +43,8 @@ pub enum ServiceError {
     TypeNotAllowed(String),
     #[error("certificate not found")]
     NotFound,
+    #[error("the certificate has been revoked")]
+    Revoked,
     #[error("the Idempotency-Key was already used with another request body (certificate {certificate_id})")]
     IdempotencyConflict { certificate_id: String },
     #[error(transparent)]
@@ -90,6 +92,10 @@ pub struct NewCertificate {
     pub holder: Option<Holder>,
     pub validity_days: Option<u32>,
     pub channels: Vec<String>,
+    /// Whether the wallet offer requires a transaction code from the holder.
+    pub offer_tx_code: bool,
+    /// Whether the certificate waits for a case officer's approval before a wallet receives it.
+    pub pending_approval: bool,
 }
 
 /// The personal data of a certificate, sealed as one JSON document.
@@ -115,6 +121,15 @@ pub struct Certificate {
 pub struct HolderLinks {
     /// `openid-credential-offer://` link with a pre-authorized code, for the `wallet` channel.
     pub offer: Option<String>,
+    /// `openid-credential-offer://` link with the offer by reference (`credential_offer_uri`).
+    pub offer_by_reference: Option<String>,
+    /// URL of the by-reference link's QR code as PNG.
+    pub offer_qr_png: Option<String>,
+    /// URL of the by-reference link's QR code as SVG.
+    pub offer_qr_svg: Option<String>,
+    /// The offer's transaction code, for the e-service to send the holder through another
+    /// channel than the offer.
+    pub offer_tx_code: Option<String>,
     /// PDF download link with a download token, for the `pdf` channel.
     pub pdf: Option<String>,
     /// Apple Wallet pass download link with a download token, for the `pass` channel.
@@ -136,6 +151,9 @@ pub struct CertificateService {
     pub store: Arc<dyn Store>,
     pub issuer: Arc<Issuer>,
     pub data_keys: Arc<DataKeys>,
+    /// Whether offers carry an authorization code grant, which needs an upstream OpenID
+    /// provider for the holder's login.
+    pub authorization_code_offers: bool,
     /// Pushes pass updates to registered devices; `None` where passes are not served.
     pub pass_updates: Option<Arc<PassUpdates>>,
     pub status_lists: Arc<StatusLists>,
@@ -206,6 +224,7 @@ impl CertificateService {
             return Err(ServiceError::Invalid(errors));
         }
 
+        let (offer_tx_code, pending_approval) = (request.offer_tx_code, request.pending_approval);
         let idempotency = idempotency_key.map(|key| Idempotency {
             key: key.to_owned(),
             request_hash: request_hash(&request),
@@ -226,7 +245,11 @@ impl CertificateService {
             id,
             client_id: client.id.clone(),
             type_id: request.type_id,
-            status: Status::Active,
+            status: if pending_approval {
+                Status::Pending
+            } else {
+                Status::Active
+            },
             created_at,
             updated_at: created_at,
             valid_from: created_at,
@@ -258,7 +281,9 @@ impl CertificateService {
             CreateOutcome::Created(record) => {
                 metrics::counter!("intyg_certificates_created_total", "type" => record.type_id.clone()).increment(1);
                 tracing::info!(target: "audit", client_id = %client.id, certificate_id = %record.id, type_id = %record.type_id, "certificate created");
-                let holder_links = self.holder_links(&record, google, created_at).await?;
+                let holder_links = self
+                    .holder_links(&record, google, offer_tx_code, created_at)
+                    .await?;
                 let certificate = Certificate {
                     record,
                     data: Some(data),
@@ -281,7 +306,7 @@ impl CertificateService {
                     None => None,
                 };
                 certificate.holder_links = self
-                    .holder_links(&certificate.record, google, created_at)
+                    .holder_links(&certificate.record, google, offer_tx_code, created_at)
                     .await?;
                 Ok((certificate, true))
             }
@@ -396,12 +421,13 @@ impl CertificateService {
         }
         self.status_lists.changed();
         if record.status == Status::Revoked {
-            // A revoked certificate can never be issued again, so its offers are withdrawn.
-            let mut withdrawn = 0;
-            for kind in [PRE_AUTHORIZED_CODE, ACCESS_TOKEN] {
-                withdrawn += self.store.delete_secrets(kind, &record.id).await?;
-            }
-            tracing::info!(certificate_id = %record.id, withdrawn, "credential offers and access tokens of a revoked certificate deleted");
+            // A revoked certificate can never be issued again, so its offers' codes are deleted.
+            // Access tokens stay until they expire; the credential endpoint refuses them.
+            let withdrawn = self
+                .store
+                .delete_secrets(PRE_AUTHORIZED_CODE, &record.id)
+                .await?;
+            tracing::info!(certificate_id = %record.id, withdrawn, "pre-authorized codes of a revoked certificate deleted");
         }
         tracing::info!(target: "audit", client_id = %client.id, certificate_id = %record.id, status = record.status.as_str(), "certificate {action}");
         self.changed(&record);
@@ -477,6 +503,7 @@ impl CertificateService {
         &self,
         record: &CertificateRecord,
         google: Option<String>,
+        offer_tx_code: bool,
         now: i64,
     ) -> Result<HolderLinks, ServiceError> {
         let random_failed =
@@ -484,10 +511,27 @@ impl CertificateService {
         let has_channel = |name: &str| record.channels.iter().any(|channel| channel == name);
         let mut links = HolderLinks::default();
         if has_channel("wallet") {
-            let offer = new_offer(&self.issuer.issuer_id, &record.id, &record.type_id, now)
-                .map_err(random_failed)?;
-            self.store.put_secret(&offer.secret).await?;
+            let issuer_id = &self.issuer.issuer_id;
+            let offer = new_offer(
+                issuer_id,
+                &record.id,
+                &record.type_id,
+                offer_tx_code,
+                self.authorization_code_offers,
+                now,
+            )
+            .map_err(random_failed)?;
+            self.store
+                .create_offer(&offer.record, &offer.secret)
+                .await?;
+            if let Some(issuer_state) = &offer.issuer_state {
+                self.store.put_secret(issuer_state).await?;
+            }
             links.offer = Some(offer.link);
+            links.offer_by_reference = Some(offer.reference_link);
+            links.offer_qr_png = Some(format!("{}/qr.png", offer_uri(issuer_id, &offer.id)));
+            links.offer_qr_svg = Some(format!("{}/qr.svg", offer_uri(issuer_id, &offer.id)));
+            links.offer_tx_code = offer.tx_code;
         }
         if has_channel("pdf") || has_channel("pass") {
             let token = new_secret().map_err(random_failed)?;
@@ -515,6 +559,37 @@ impl CertificateService {
         }
         links.google = google;
         Ok(links)
+    }
+
+    /// Returns certificate `id` of any client with its data opened, for the wallet endpoints,
+    /// which authorize with an access token instead of an API key.
+    pub async fn get_by_id(&self, id: &str) -> Result<Certificate, ServiceError> {
+        let record = self
+            .store
+            .certificate_by_id(id)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        self.open(record)
+    }
+
+    /// Approves the client's pending certificate `id`, so wallets may receive it. Approving an
+    /// active certificate changes nothing; a revoked one cannot be approved.
+    pub async fn approve(
+        &self,
+        client: &ApiClient,
+        id: &str,
+        now: OffsetDateTime,
+    ) -> Result<CertificateRecord, ServiceError> {
+        let record = self
+            .store
+            .approve_certificate(&client.id, id, now.unix_timestamp(), &client.id)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        if record.status == Status::Revoked {
+            return Err(ServiceError::Revoked);
+        }
+        tracing::info!(target: "audit", client_id = %client.id, certificate_id = %record.id, "certificate approved");
+        Ok(record)
     }
 
     /// Returns the certificate a download token opens, if the token is valid for `id`.
@@ -600,13 +675,20 @@ fn check_holder(holder: &Holder, errors: &mut Vec<FieldError>) {
 /// Hashes the parts of a create request that define the certificate, with object members sorted,
 /// so the same request in another member order is still the same request.
 fn request_hash(request: &NewCertificate) -> String {
-    let canonical = serde_json::json!({
+    let mut canonical = serde_json::json!({
         "type": request.type_id,
         "claims": sorted(&request.claims),
         "holder": request.holder.as_ref().map(|holder| sorted(&serde_json::to_value(holder).unwrap_or(Value::Null))),
         "validity_days": request.validity_days,
         "channels": request.channels,
     });
+    // Options that are off stay out, so requests from before they existed hash as they did.
+    if request.offer_tx_code {
+        canonical["offer_tx_code"] = Value::from(true);
+    }
+    if request.pending_approval {
+        canonical["pending_approval"] = Value::from(true);
+    }
     let digest = Sha256::digest(canonical.to_string().as_bytes());
     digest.iter().map(|byte| format!("{byte:02x}")).collect()
 }

@@ -9,6 +9,7 @@ use crate::config::{Config, Overrides};
 use crate::crypto::DataKeys;
 use crate::crypto::{IssuerKey, RetiredKey};
 use crate::http::verifier::VerifierState;
+use crate::http::wallet::WalletState;
 use crate::http::{router, AppState};
 use crate::issuer::Issuer;
 use crate::passes::PassUpdates;
@@ -92,11 +93,21 @@ async fn serve(config: &Config) -> Result<(), String> {
     let status_lists = StatusLists::open(Arc::clone(&store))
         .await
         .map_err(|error| format!("cannot read the status lists: {error}"))?;
+    let wallet = WalletState::new(
+        &issuer.issuer_id,
+        &issuer.types,
+        issuer.key.as_ref(),
+        &data_keys,
+        config.upstream.clone(),
+        time::OffsetDateTime::now_utc(),
+    )
+    .map_err(|error| error.to_string())?;
     let service = CertificateService {
         status_lists: Arc::new(status_lists),
         store: Arc::clone(&store),
         issuer: Arc::new(issuer),
         data_keys: Arc::new(data_keys),
+        authorization_code_offers: wallet.upstream.is_some(),
         pass_updates: Some(Arc::new(pass_updates)),
     };
     let retired_keys = load_retired_keys(config)?;
@@ -111,6 +122,7 @@ async fn serve(config: &Config) -> Result<(), String> {
             clients: Arc::default(),
             verifier: Arc::new(verifier),
             retired_keys: Arc::new(retired_keys),
+            wallet: Arc::new(wallet),
         },
         config.max_body_bytes,
     );
@@ -167,6 +179,13 @@ async fn purge_expired_data(store: Arc<dyn Store>, interval_seconds: u64) {
     loop {
         interval.tick().await;
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        match store.purge_expired_secrets(now).await {
+            Ok(0) => {}
+            Ok(count) => tracing::info!(count, "deleted expired codes, nonces and tokens"),
+            Err(error) => {
+                tracing::error!(%error, "deleting expired codes, nonces and tokens failed; retrying at the next interval")
+            }
+        }
         match store.purge_expired_data(now).await {
             Ok(0) => {}
             Ok(count) => tracing::info!(

@@ -91,6 +91,19 @@ impl DataKeys {
         Ok(format!("{id}:{}", b64_std(key)))
     }
 
+    /// Derives 32 bytes for `purpose` from the active key: SHA-256 of the purpose and the key.
+    /// Every node configured with the same data keys derives the same bytes.
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        hasher.update(purpose.as_bytes());
+        hasher.update([0u8]);
+        if let Some(key) = self.keys.get(&self.active_id) {
+            hasher.update(key);
+        }
+        hasher.finalize().into()
+    }
+
     /// Encrypts `plaintext` with the active key. `context` (such as the record id) is
     /// authenticated, so the ciphertext cannot be moved to another record.
     pub fn seal(&self, plaintext: &[u8], context: &[u8]) -> Result<SealedData, DataKeyError> {

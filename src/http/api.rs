@@ -35,6 +35,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/api/v1/certificates/{id}", get(get_certificate))
         .route("/api/v1/certificates/{id}/revoke", post(revoke_certificate))
+        .route(
+            "/api/v1/certificates/{id}/approve",
+            post(approve_certificate),
+        )
 }
 
 /// The body of `POST /api/v1/certificates`.
@@ -54,6 +58,31 @@ pub struct CreateCertificateRequest {
     /// Channels to deliver through: wallet, pass, google, pdf, mailbox, print.
     #[serde(default)]
     pub channels: Vec<String>,
+    /// Options of the wallet channel's credential offer.
+    #[serde(default)]
+    pub offer: Option<OfferOptions>,
+    /// `pending` keeps the certificate from wallets until `POST .../approve`. A wallet that
+    /// requests it earlier gets a transaction id to try again later (deferred issuance).
+    #[serde(default)]
+    pub approval: Option<Approval>,
+}
+
+/// Options of the credential offer for an EU identity wallet.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OfferOptions {
+    /// Protect the offer with a six-digit transaction code, returned as `offer_tx_code` for the
+    /// e-service to send the holder through another channel. Five wrong codes lock the offer.
+    #[serde(default)]
+    pub tx_code: bool,
+}
+
+/// Approval state requested at creation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Approval {
+    /// A case officer must approve the certificate before a wallet receives it.
+    Pending,
 }
 
 /// Requested validity of a certificate.
@@ -82,6 +111,15 @@ pub struct Links {
     /// created the certificate with the `wallet` channel only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub offer: Option<String>,
+    /// The same offer by reference (`credential_offer_uri`), a shorter link for QR codes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offer_by_reference: Option<String>,
+    /// PNG image of the QR code of `offer_by_reference`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offer_qr_png: Option<String>,
+    /// SVG image of the QR code of `offer_by_reference`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offer_qr_svg: Option<String>,
     /// Download link of the PDF with its signed 2D code, in the response that created the
     /// certificate with the `pdf` channel only.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -121,6 +159,10 @@ pub struct CertificateResponse {
     /// When the personal data was deleted at the end of the retention period.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data_deleted_at: Option<String>,
+    /// The credential offer's transaction code, in the response that created the offer with
+    /// `offer.tx_code` only. Send it to the holder through another channel than the offer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offer_tx_code: Option<String>,
     pub links: Links,
 }
 
@@ -145,6 +187,7 @@ pub(super) fn response(
     certificate: Option<&Certificate>,
 ) -> CertificateResponse {
     let data = certificate.and_then(|certificate| certificate.data.as_ref());
+    let links = certificate.map(|certificate| &certificate.holder_links);
     CertificateResponse {
         id: record.id.clone(),
         type_id: record.type_id.clone(),
@@ -158,15 +201,19 @@ pub(super) fn response(
         claims: data.map(|data| data.claims.clone()),
         holder: data.and_then(|data| data.holder.clone()),
         data_deleted_at: record.data_deleted_at.map(timestamp),
+        offer_tx_code: links.and_then(|links| links.offer_tx_code.clone()),
         links: Links {
             self_link: format!(
                 "{}/api/v1/certificates/{}",
                 state.service.issuer.issuer_id, record.id
             ),
-            offer: certificate.and_then(|certificate| certificate.holder_links.offer.clone()),
-            pdf: certificate.and_then(|certificate| certificate.holder_links.pdf.clone()),
-            pass: certificate.and_then(|certificate| certificate.holder_links.pass.clone()),
-            google: certificate.and_then(|certificate| certificate.holder_links.google.clone()),
+            offer: links.and_then(|links| links.offer.clone()),
+            offer_by_reference: links.and_then(|links| links.offer_by_reference.clone()),
+            offer_qr_png: links.and_then(|links| links.offer_qr_png.clone()),
+            offer_qr_svg: links.and_then(|links| links.offer_qr_svg.clone()),
+            pdf: links.and_then(|links| links.pdf.clone()),
+            pass: links.and_then(|links| links.pass.clone()),
+            google: links.and_then(|links| links.google.clone()),
         },
     }
 }
@@ -283,6 +330,8 @@ async fn create_certificate(
         holder: request.holder,
         validity_days: request.validity.and_then(|validity| validity.days),
         channels: request.channels,
+        offer_tx_code: request.offer.is_some_and(|offer| offer.tx_code),
+        pending_approval: request.approval == Some(Approval::Pending),
     };
     let (certificate, replayed) = state
         .service
@@ -377,7 +426,7 @@ fn parse_list_query(raw: &str) -> Result<ListQuery, Problem> {
             "status" => {
                 query.status = Some(Status::parse(&value).ok_or_else(|| {
                     Problem::bad_request(format!(
-                        "status {value:?} is not valid; use active or revoked"
+                        "status {value:?} is not valid; use pending, active or revoked"
                     ))
                 })?)
             }
@@ -479,6 +528,34 @@ async fn revoke_certificate(
     let record = state
         .service
         .revoke(&client, &id, reason, OffsetDateTime::now_utc())
+        .await?;
+    Ok(Json(response(&state, &record, None)))
+}
+
+/// Approve a pending certificate, so wallets may receive it. Approving an active certificate
+/// changes nothing and returns it.
+#[utoipa::path(
+    post,
+    path = "/api/v1/certificates/{id}/approve",
+    tag = "certificates",
+    params(("id" = String, Path, description = "Certificate id")),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, body = CertificateResponse),
+        (status = 401, description = "Missing or unknown API key", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such certificate for this client", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The certificate is revoked", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn approve_certificate(
+    State(state): State<AppState>,
+    Client(client): Client,
+    Path(id): Path<String>,
+) -> Result<Json<CertificateResponse>, Problem> {
+    let record = state
+        .service
+        .approve(&client, &id, OffsetDateTime::now_utc())
         .await?;
     Ok(Json(response(&state, &record, None)))
 }

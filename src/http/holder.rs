@@ -101,7 +101,8 @@ pub(super) async fn build_pass(
             }),
             state: match record.status {
                 Status::Active => PassState::Valid,
-                Status::Suspended => PassState::Suspended,
+                // A pending certificate is not valid yet, so its pass shows no 2D code either.
+                Status::Suspended | Status::Pending => PassState::Suspended,
                 Status::Revoked => PassState::Revoked,
             },
         };
@@ -151,6 +152,14 @@ async fn holder_certificate(
             "Certificate suspended",
             "this certificate is suspended and cannot be downloaded until the issuer reinstates it",
         )),
+        Status::Pending => {
+            return Err(Problem::new(
+                StatusCode::CONFLICT,
+                "pending-approval",
+                "Certificate awaiting approval",
+                "a case officer has not approved this certificate yet; try again after approval",
+            ))
+        }
     }
     let Some(data) = certificate.data else {
         return Err(gone_data_deleted());

@@ -12,7 +12,7 @@ pub mod problem;
 mod status;
 pub mod vc_api;
 pub mod verifier;
-mod wallet;
+pub mod wallet;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,6 +35,7 @@ pub struct AppState {
     pub verifier: Arc<verifier::VerifierState>,
     /// Retired signing keys, published until their certificates expire.
     pub retired_keys: Arc<Vec<crate::crypto::RetiredKey>>,
+    pub wallet: Arc<wallet::WalletState>,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -47,7 +48,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .merge(api::routes())
         .merge(openapi::routes())
         .merge(keys::routes(&issuer_id))
-        .merge(wallet::routes())
+        .merge(wallet::routes(&issuer_id))
         .merge(holder::routes())
         .merge(passkit::routes())
         .merge(lifecycle::routes())

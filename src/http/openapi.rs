@@ -9,7 +9,7 @@ use super::AppState;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "intyg e-service API", description = "Create, read, list, revoke, suspend and reinstate certificates, and issue their credentials."),
+    info(title = "intyg e-service API", description = "Create, read, list, approve, revoke, suspend and reinstate certificates, and issue their credentials."),
     paths(
         super::api::create_certificate,
         super::api::get_certificate,
@@ -19,10 +19,13 @@ use super::AppState;
         super::lifecycle::reinstate_certificate,
         super::lifecycle::issue_credential,
         super::verifier::verify_credential,
+        super::api::approve_certificate,
     ),
     components(schemas(
         super::api::CreateCertificateRequest,
         super::api::Validity,
+        super::api::OfferOptions,
+        super::api::Approval,
         super::api::RevokeRequest,
         super::api::CertificateResponse,
         super::api::CertificateList,

@@ -130,6 +130,12 @@ impl From<ServiceError> for Problem {
                 format!("this API key may not issue certificates of type {type_id:?}; ask the operator to add it with intyg clients add"),
             ),
             ServiceError::NotFound => Problem::not_found(),
+            ServiceError::Revoked => Problem::new(
+                StatusCode::CONFLICT,
+                "revoked",
+                "Certificate revoked",
+                "a revoked certificate cannot be approved",
+            ),
             ServiceError::IdempotencyConflict { .. } => Problem::new(
                 StatusCode::CONFLICT,
                 "idempotency-conflict",

@@ -1,20 +1,29 @@
-//! OpenID for Verifiable Credential Issuance 1.0: credential offers and the token endpoint's
-//! pre-authorized code grant.
+//! OpenID for Verifiable Credential Issuance 1.0: issuer metadata, credential offers, the token
+//! endpoint's pre-authorized code grant, nonces, key proofs, DPoP, the credential and deferred
+//! credential endpoints, and encrypted requests and responses.
 
+pub mod authorization;
+pub mod credential;
+pub mod dpop;
+pub mod encryption;
+pub mod metadata;
+pub mod nonce;
 pub mod offer;
+pub mod proof;
+pub mod qr;
 pub mod token;
+pub mod upstream;
 
 use sha2::{Digest, Sha256};
 
 use crate::crypto::b64url;
 use crate::formats::Format;
 
-/// The grant type of the pre-authorized code flow (OpenID4VCI 1.0, section 4.1.1).
+/// The grant type of the pre-authorized code flow (OpenID4VCI 1.0).
 pub const PRE_AUTHORIZED_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:pre-authorized_code";
 
-/// Secret kinds in the store.
+/// Secret kind of the pre-authorized codes in the store.
 pub const PRE_AUTHORIZED_CODE: &str = "pre-authorized_code";
-pub const ACCESS_TOKEN: &str = "access_token";
 
 /// Returns the credential configuration id of a certificate type in a format, such as
 /// `personbevis.dc+sd-jwt`.

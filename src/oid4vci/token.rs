@@ -1,36 +1,55 @@
-//! The token endpoint's pre-authorized code grant (OpenID4VCI 1.0, section 6; RFC 6749,
+//! The token endpoint's pre-authorized code grant (OpenID4VCI 1.0; RFC 6749,
 //! section 5). The code is consumed by one atomic store operation, so it is accepted once even
-//! when several nodes receive it at the same moment.
+//! when several nodes receive it at the same moment. A wrong transaction code counts against the
+//! offer, which locks after [`MAX_TX_CODE_ATTEMPTS`] of them.
 
 use serde::Serialize;
+use serde_json::{json, Value};
 
-use super::{
-    hash_secret, new_secret, ACCESS_TOKEN, PRE_AUTHORIZED_CODE, PRE_AUTHORIZED_CODE_GRANT,
-};
-use crate::store::{Secret, Status, Store, StoreError};
+use super::offer::{tx_code_hash, MAX_TX_CODE_ATTEMPTS};
+use super::{hash_secret, new_secret, PRE_AUTHORIZED_CODE_GRANT};
+use crate::store::{AccessTokenRecord, Redemption, Status, Store, StoreError};
 
 /// Lifetime of an access token, in seconds.
 pub const ACCESS_TOKEN_LIFETIME_SECONDS: i64 = 300;
 
 /// A successful token response (RFC 6749, section 5.1).
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct TokenResponse {
     pub access_token: String,
+    /// `DPoP` for a token bound to a DPoP key (RFC 9449, section 5), else `Bearer`.
     pub token_type: &'static str,
     pub expires_in: i64,
+    /// The granted credentials with their identifiers, when the authorization request named them
+    /// with `authorization_details`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authorization_details: Option<Value>,
 }
 
 /// A token error with its RFC 6749 section 5.2 code.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
-    #[error("invalid_request: {0}")]
+    #[error("{0}")]
     InvalidRequest(String),
-    #[error("unsupported_grant_type: {0}")]
+    #[error("{0}")]
     UnsupportedGrantType(String),
-    #[error("invalid_grant: the pre-authorized code is unknown, expired or already used")]
+    #[error("the code is unknown, expired or already used")]
     InvalidGrant,
     #[error("invalid_grant: the certificate of this offer is {0}; ask the issuer")]
     CertificateNotActive(&'static str),
+    /// An authorization code that does not fit the request that obtained it.
+    #[error("{0}")]
+    InvalidGrantDetail(String),
+    #[error("the transaction code (tx_code) is missing or wrong; {attempts_left} attempts are left before the offer locks")]
+    WrongTxCode { attempts_left: i64 },
+    #[error("the offer is locked after {MAX_TX_CODE_ATTEMPTS} wrong transaction codes; ask the e-service for a new offer")]
+    Locked,
+    /// An invalid DPoP proof (RFC 9449, section 5): `invalid_dpop_proof`.
+    #[error("{0}")]
+    InvalidDpopProof(String),
+    /// The DPoP proof lacks the current server nonce (RFC 9449, section 8): `use_dpop_nonce`.
+    #[error("{0}")]
+    UseDpopNonce(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("cannot generate a token: {0}")]
@@ -43,76 +62,147 @@ impl TokenError {
         match self {
             TokenError::InvalidRequest(_) => "invalid_request",
             TokenError::UnsupportedGrantType(_) => "unsupported_grant_type",
-            TokenError::InvalidGrant | TokenError::CertificateNotActive(_) => "invalid_grant",
+            TokenError::InvalidGrant
+            | TokenError::InvalidGrantDetail(_)
+            | TokenError::WrongTxCode { .. }
+            | TokenError::Locked
+            | TokenError::CertificateNotActive(_) => "invalid_grant",
+            TokenError::InvalidDpopProof(_) => "invalid_dpop_proof",
+            TokenError::UseDpopNonce(_) => "use_dpop_nonce",
             TokenError::Store(_) | TokenError::Random(_) => "server_error",
         }
     }
 }
 
-/// Exchanges a pre-authorized code for an access token bound to the same certificate.
+/// Returns the single value of a form parameter, rejecting a repeated one (RFC 6749, section 3.2).
+pub fn form_parameter<'a>(
+    form: &'a [(String, String)],
+    name: &str,
+) -> Result<Option<&'a str>, TokenError> {
+    let mut values = form
+        .iter()
+        .filter(|(key, _)| key == name)
+        .map(|(_, value)| value.as_str());
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(TokenError::InvalidRequest(format!(
+            "the parameter {name} is repeated"
+        )));
+    }
+    Ok(first)
+}
+
+/// Exchanges a pre-authorized code (with its transaction code) or an authorization code for an
+/// access token bound to the same certificate, and to `dpop_jkt` when the request carried a
+/// DPoP proof.
 pub async fn exchange(
     store: &dyn Store,
     form: &[(String, String)],
+    dpop_jkt: Option<String>,
     now: i64,
 ) -> Result<(TokenResponse, String), TokenError> {
-    let parameter = |name: &str| -> Result<Option<&str>, TokenError> {
-        let mut values = form
-            .iter()
-            .filter(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str());
-        let first = values.next();
-        if values.next().is_some() {
-            return Err(TokenError::InvalidRequest(format!(
-                "the parameter {name} is repeated"
-            )));
-        }
-        Ok(first)
-    };
-    let grant_type = parameter("grant_type")?
+    let grant_type = form_parameter(form, "grant_type")?
         .ok_or_else(|| TokenError::InvalidRequest("grant_type is missing".into()))?;
-    if grant_type != PRE_AUTHORIZED_CODE_GRANT {
-        return Err(TokenError::UnsupportedGrantType(format!(
-            "{grant_type:?} is not supported; use {PRE_AUTHORIZED_CODE_GRANT}"
-        )));
-    }
-    let code = parameter("pre-authorized_code")?
-        .filter(|code| !code.is_empty())
-        .ok_or_else(|| TokenError::InvalidRequest("pre-authorized_code is missing".into()))?;
-
-    // The certificate is checked before the code is consumed, so the offer of a suspended
-    // certificate still works once the certificate is reinstated.
-    let code_hash = hash_secret(code);
-    let subject = store
-        .find_secret(PRE_AUTHORIZED_CODE, &code_hash, now)
-        .await?
-        .ok_or(TokenError::InvalidGrant)?;
+    let (certificate_id, client_id, identifiers) = match grant_type {
+        PRE_AUTHORIZED_CODE_GRANT => (redeem_pre_authorized(store, form, now).await?, None, None),
+        "authorization_code" => {
+            let redeemed = super::authorization::redeem_code(store, form, now).await?;
+            // NOTE: a token granted for `scope` is not limited to the scoped configurations: it
+            // may request any format of the certificate's type, all of which the offer named.
+            let identifiers = redeemed
+                .request
+                .authorization_details
+                .then(|| redeemed.request.configuration_ids.clone());
+            (
+                redeemed.certificate_id,
+                Some(redeemed.request.client_id),
+                identifiers,
+            )
+        }
+        other => {
+            return Err(TokenError::UnsupportedGrantType(format!(
+                "{other:?} is not supported; use {PRE_AUTHORIZED_CODE_GRANT} or authorization_code"
+            )))
+        }
+    };
+    // NOTE: the code is consumed before the status is read, so the offer of a suspended
+    // certificate does not work after reinstatement; the e-service creates a new offer.
     let status = store
-        .certificate_by_id(&subject)
+        .certificate_by_id(&certificate_id)
         .await?
         .map(|record| record.status)
         .ok_or(TokenError::InvalidGrant)?;
-    if status != Status::Active {
+    // A pending certificate gets a token: its credential request answers with deferred
+    // issuance until a case officer approves it.
+    if matches!(status, Status::Revoked | Status::Suspended) {
         return Err(TokenError::CertificateNotActive(status.as_str()));
     }
-    let certificate_id = store
-        .consume_secret(PRE_AUTHORIZED_CODE, &code_hash, now)
-        .await?
-        .ok_or(TokenError::InvalidGrant)?;
+
     let access_token = new_secret()?;
+    let token_type = if dpop_jkt.is_some() { "DPoP" } else { "Bearer" };
+    // Each configuration is its own credential identifier.
+    let authorization_details = identifiers.as_ref().map(|identifiers| {
+        Value::from(
+            identifiers
+                .iter()
+                .map(|id| {
+                    json!({
+                        "type": "openid_credential",
+                        "credential_configuration_id": id,
+                        "credential_identifiers": [id],
+                    })
+                })
+                .collect::<Vec<_>>(),
+        )
+    });
     store
-        .put_secret(&Secret {
-            kind: ACCESS_TOKEN.into(),
+        .put_access_token(&AccessTokenRecord {
             hash: hash_secret(&access_token),
-            subject_id: certificate_id.clone(),
+            certificate_id: certificate_id.clone(),
+            client_id,
+            dpop_jkt,
+            credential_identifiers: identifiers,
             expires_at: now + ACCESS_TOKEN_LIFETIME_SECONDS,
         })
         .await?;
     Ok((
         TokenResponse {
             access_token,
-            token_type: "Bearer",
+            token_type,
             expires_in: ACCESS_TOKEN_LIFETIME_SECONDS,
+            authorization_details,
         },
         certificate_id,
     ))
+}
+
+/// Consumes a pre-authorized code if its transaction code is right, and returns the
+/// certificate id.
+async fn redeem_pre_authorized(
+    store: &dyn Store,
+    form: &[(String, String)],
+    now: i64,
+) -> Result<String, TokenError> {
+    let code = form_parameter(form, "pre-authorized_code")?
+        .filter(|code| !code.is_empty())
+        .ok_or_else(|| TokenError::InvalidRequest("pre-authorized_code is missing".into()))?;
+    let tx_code = form_parameter(form, "tx_code")?.map(|tx_code| tx_code_hash(code, tx_code));
+
+    let certificate_id = match store
+        .redeem_pre_authorized_code(
+            &hash_secret(code),
+            tx_code.as_deref(),
+            MAX_TX_CODE_ATTEMPTS,
+            now,
+        )
+        .await?
+    {
+        Redemption::Granted(certificate_id) => certificate_id,
+        Redemption::WrongTxCode { attempts_left } => {
+            return Err(TokenError::WrongTxCode { attempts_left })
+        }
+        Redemption::Locked => return Err(TokenError::Locked),
+        Redemption::Invalid => return Err(TokenError::InvalidGrant),
+    };
+    Ok(certificate_id)
 }

@@ -34,7 +34,9 @@ const MAX_DECOMPRESSED_BYTES: u64 = 64 * 1024 * 1024;
 /// Returns the status value of a certificate status.
 pub fn value_of(status: Status) -> u8 {
     match status {
-        Status::Active => VALID,
+        // No credential of a pending certificate exists before its approval, which makes it
+        // active without changing its bits.
+        Status::Active | Status::Pending => VALID,
         Status::Revoked => INVALID,
         Status::Suspended => SUSPENDED,
     }

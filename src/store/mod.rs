@@ -58,6 +58,8 @@ pub struct ApiClient {
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
+    /// Created, but waiting for a case officer's approval before a wallet may receive it.
+    Pending,
     Active,
     /// Revoked for good.
     Revoked,
@@ -68,6 +70,7 @@ pub enum Status {
 impl Status {
     pub fn as_str(self) -> &'static str {
         match self {
+            Status::Pending => "pending",
             Status::Active => "active",
             Status::Revoked => "revoked",
             Status::Suspended => "suspended",
@@ -76,6 +79,7 @@ impl Status {
 
     pub fn parse(text: &str) -> Option<Self> {
         match text {
+            "pending" => Some(Status::Pending),
             "active" => Some(Status::Active),
             "revoked" => Some(Status::Revoked),
             "suspended" => Some(Status::Suspended),
@@ -144,6 +148,76 @@ pub struct Secret {
     pub hash: String,
     /// Id of what the secret grants access to, such as a certificate id.
     pub subject_id: String,
+    pub expires_at: i64,
+}
+
+/// A credential offer's stored state. Its pre-authorized code is a [`Secret`] of kind
+/// `pre-authorized_code`; this record adds what a by-reference offer and the transaction code
+/// check need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OfferRecord {
+    /// Hash of the offer id, the last segment of the `credential_offer_uri`.
+    pub id_hash: String,
+    /// Hash of the pre-authorized code.
+    pub code_hash: String,
+    pub certificate_id: String,
+    /// Hash of the pre-authorized code and the transaction code together.
+    pub tx_code_hash: Option<String>,
+    pub tx_code_length: Option<i64>,
+    pub failed_attempts: i64,
+    pub expires_at: i64,
+}
+
+/// The outcome of redeeming a pre-authorized code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Redemption {
+    /// The code was valid and is now consumed; the certificate id.
+    Granted(String),
+    /// The transaction code was missing or wrong; this many attempts remain.
+    WrongTxCode { attempts_left: i64 },
+    /// Too many wrong transaction codes: the code is withdrawn.
+    Locked,
+    /// The code is unknown, expired, withdrawn or already used.
+    Invalid,
+}
+
+/// An access token of the token endpoint, stored by hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessTokenRecord {
+    pub hash: String,
+    pub certificate_id: String,
+    /// The OAuth client the token was issued to; `None` for anonymous pre-authorized access.
+    pub client_id: Option<String>,
+    /// JWK thumbprint of the DPoP key the token is bound to; `None` for a bearer token.
+    pub dpop_jkt: Option<String>,
+    /// The credential identifiers the token grants, when it was requested with
+    /// `authorization_details`; the credential request must then name one of them.
+    pub credential_identifiers: Option<Vec<String>>,
+    pub expires_at: i64,
+}
+
+/// A step of the authorization code flow kept between requests: a pushed authorization
+/// request, a login at the upstream provider, or an authorization code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizationSession {
+    /// `par`, `login` or `code`.
+    pub kind: String,
+    /// Hash of the secret that names the session: `request_uri`, upstream `state` or code.
+    pub hash: String,
+    pub certificate_id: String,
+    /// The request parameters as JSON.
+    pub data: String,
+    pub expires_at: i64,
+}
+
+/// A credential request waiting for the certificate's approval.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeferredCredential {
+    pub transaction_hash: String,
+    pub certificate_id: String,
+    pub credential_configuration: String,
+    /// The holder keys of the request's proofs, as a JSON array of JWKs.
+    pub holder_jwks: String,
     pub expires_at: i64,
 }
 
@@ -261,6 +335,87 @@ pub trait Store: Send + Sync + 'static {
 
     async fn audit_events(&self, certificate_id: &str) -> Result<Vec<AuditEvent>, StoreError>;
 
+    /// Appends an event to the audit trail.
+    async fn record_audit(&self, event: &AuditEvent) -> Result<(), StoreError>;
+
+    /// Stores a secret unless one of the same kind and hash exists, and returns whether it was
+    /// stored: of concurrent calls with the same value, exactly one gets `true`. Used to accept a
+    /// DPoP proof's `jti` once.
+    async fn put_secret_once(&self, secret: &Secret) -> Result<bool, StoreError>;
+
+    /// Deletes every secret that expired before `now` and returns how many.
+    async fn purge_expired_secrets(&self, now: i64) -> Result<u64, StoreError>;
+
+    /// Stores a credential offer and its pre-authorized code in one transaction.
+    async fn create_offer(&self, offer: &OfferRecord, code: &Secret) -> Result<(), StoreError>;
+
+    /// Returns the unexpired offer whose id hashes to `id_hash`.
+    async fn offer(&self, id_hash: &str, now: i64) -> Result<Option<OfferRecord>, StoreError>;
+
+    /// Consumes a pre-authorized code if its transaction code (when the offer has one) matches.
+    /// A wrong or missing transaction code counts an attempt; the attempt that reaches
+    /// `max_attempts` deletes the code. Each step is one atomic statement, and a code whose offer
+    /// has reached `max_attempts` is never redeemed, so concurrent attempts on any number of
+    /// nodes consume a code at most once and count at most `max_attempts` failures.
+    async fn redeem_pre_authorized_code(
+        &self,
+        code_hash: &str,
+        tx_code_hash: Option<&str>,
+        max_attempts: i64,
+        now: i64,
+    ) -> Result<Redemption, StoreError>;
+
+    async fn put_access_token(&self, token: &AccessTokenRecord) -> Result<(), StoreError>;
+
+    /// Returns the unexpired access token with this hash.
+    async fn access_token(
+        &self,
+        hash: &str,
+        now: i64,
+    ) -> Result<Option<AccessTokenRecord>, StoreError>;
+
+    /// Changes a pending certificate of `client_id` to active and records who approved it.
+    /// Returns `None` when it does not exist or belongs to another client.
+    async fn approve_certificate(
+        &self,
+        client_id: &str,
+        id: &str,
+        at: i64,
+        actor: &str,
+    ) -> Result<Option<CertificateRecord>, StoreError>;
+
+    async fn put_deferred_credential(
+        &self,
+        deferred: &DeferredCredential,
+    ) -> Result<(), StoreError>;
+
+    async fn put_authorization_session(
+        &self,
+        session: &AuthorizationSession,
+    ) -> Result<(), StoreError>;
+
+    /// Deletes the unexpired session and returns it, in one statement, so it is used once.
+    async fn take_authorization_session(
+        &self,
+        kind: &str,
+        hash: &str,
+        now: i64,
+    ) -> Result<Option<AuthorizationSession>, StoreError>;
+
+    /// Returns the unexpired deferred credential request with this transaction id hash.
+    async fn deferred_credential(
+        &self,
+        transaction_hash: &str,
+        now: i64,
+    ) -> Result<Option<DeferredCredential>, StoreError>;
+
+    /// Deletes the deferred credential request and returns it, in one statement, so it is
+    /// issued once.
+    async fn take_deferred_credential(
+        &self,
+        transaction_hash: &str,
+        now: i64,
+    ) -> Result<Option<DeferredCredential>, StoreError>;
     /// Registers a device for updates of a pass, or replaces its push token. Returns `true` when
     /// the registration is new.
     async fn register_pass(&self, registration: &PassRegistration) -> Result<bool, StoreError>;
@@ -684,6 +839,297 @@ macro_rules! store_impl {
                 .await?;
             Ok(result.rows_affected())
         }
+
+        async fn record_audit(&self, event: &AuditEvent) -> Result<(), StoreError> {
+            sqlx::query("INSERT INTO audit_log (at, actor, action, certificate_id, detail) VALUES ($1, $2, $3, $4, $5)")
+                .bind(event.at)
+                .bind(&event.actor)
+                .bind(&event.action)
+                .bind(event.certificate_id.as_deref())
+                .bind(event.detail.as_deref())
+                .execute(&self.writer)
+                .await?;
+            Ok(())
+        }
+
+        async fn put_secret_once(&self, secret: &Secret) -> Result<bool, StoreError> {
+            let result = sqlx::query(
+                "INSERT INTO secrets (kind, hash, subject_id, expires_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            )
+            .bind(&secret.kind)
+            .bind(&secret.hash)
+            .bind(&secret.subject_id)
+            .bind(secret.expires_at)
+            .execute(&self.writer)
+            .await?;
+            Ok(result.rows_affected() == 1)
+        }
+
+        async fn purge_expired_secrets(&self, now: i64) -> Result<u64, StoreError> {
+            let secrets = sqlx::query("DELETE FROM secrets WHERE expires_at <= $1")
+                .bind(now)
+                .execute(&self.writer)
+                .await?;
+            let sessions = sqlx::query("DELETE FROM authorization_sessions WHERE expires_at <= $1")
+                .bind(now)
+                .execute(&self.writer)
+                .await?;
+            let tokens = sqlx::query("DELETE FROM access_tokens WHERE expires_at <= $1")
+                .bind(now)
+                .execute(&self.writer)
+                .await?;
+            let offers = sqlx::query("DELETE FROM credential_offers WHERE expires_at <= $1")
+                .bind(now)
+                .execute(&self.writer)
+                .await?;
+            let deferred = sqlx::query("DELETE FROM deferred_credentials WHERE expires_at <= $1")
+                .bind(now)
+                .execute(&self.writer)
+                .await?;
+            Ok(secrets.rows_affected() + sessions.rows_affected() + tokens.rows_affected() + offers.rows_affected() + deferred.rows_affected())
+        }
+
+        async fn create_offer(&self, offer: &OfferRecord, code: &Secret) -> Result<(), StoreError> {
+            let mut transaction = self.begin_write().await?;
+            sqlx::query("INSERT INTO secrets (kind, hash, subject_id, expires_at) VALUES ($1, $2, $3, $4)")
+                .bind(&code.kind)
+                .bind(&code.hash)
+                .bind(&code.subject_id)
+                .bind(code.expires_at)
+                .execute(&mut *transaction)
+                .await?;
+            sqlx::query(
+                "INSERT INTO credential_offers (id_hash, code_hash, certificate_id, tx_code_hash, tx_code_length, failed_attempts, expires_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(&offer.id_hash)
+            .bind(&offer.code_hash)
+            .bind(&offer.certificate_id)
+            .bind(offer.tx_code_hash.as_deref())
+            .bind(offer.tx_code_length)
+            .bind(offer.failed_attempts)
+            .bind(offer.expires_at)
+            .execute(&mut *transaction)
+            .await?;
+            transaction.commit().await?;
+            Ok(())
+        }
+
+        async fn offer(&self, id_hash: &str, now: i64) -> Result<Option<OfferRecord>, StoreError> {
+            let row = sqlx::query(
+                "SELECT id_hash, code_hash, certificate_id, tx_code_hash, tx_code_length, failed_attempts, expires_at
+                 FROM credential_offers WHERE id_hash = $1 AND expires_at > $2",
+            )
+            .bind(id_hash)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?;
+            row.map(|row| {
+                Ok(OfferRecord {
+                    id_hash: row.try_get("id_hash")?,
+                    code_hash: row.try_get("code_hash")?,
+                    certificate_id: row.try_get("certificate_id")?,
+                    tx_code_hash: row.try_get("tx_code_hash")?,
+                    tx_code_length: row.try_get("tx_code_length")?,
+                    failed_attempts: row.try_get("failed_attempts")?,
+                    expires_at: row.try_get("expires_at")?,
+                })
+            })
+            .transpose()
+        }
+
+        async fn redeem_pre_authorized_code(
+            &self,
+            code_hash: &str,
+            tx_code_hash: Option<&str>,
+            max_attempts: i64,
+            now: i64,
+        ) -> Result<Redemption, StoreError> {
+            // A wrong or missing transaction code counts one attempt, atomically per row.
+            let failed = sqlx::query(
+                "UPDATE credential_offers SET failed_attempts = failed_attempts + 1
+                 WHERE code_hash = $1 AND tx_code_hash IS NOT NULL AND tx_code_hash <> COALESCE($2, '')
+                   AND failed_attempts < $3 AND expires_at > $4
+                 RETURNING failed_attempts",
+            )
+            .bind(code_hash)
+            .bind(tx_code_hash)
+            .bind(max_attempts)
+            .bind(now)
+            .fetch_optional(&self.writer)
+            .await?;
+            if let Some(row) = failed {
+                let attempts: i64 = row.try_get("failed_attempts")?;
+                if attempts >= max_attempts {
+                    sqlx::query("DELETE FROM secrets WHERE kind = 'pre-authorized_code' AND hash = $1")
+                        .bind(code_hash)
+                        .execute(&self.writer)
+                        .await?;
+                    return Ok(Redemption::Locked);
+                }
+                return Ok(Redemption::WrongTxCode { attempts_left: max_attempts - attempts });
+            }
+
+            let granted = sqlx::query(
+                "DELETE FROM secrets WHERE kind = 'pre-authorized_code' AND hash = $1 AND expires_at > $2
+                   AND NOT EXISTS (SELECT 1 FROM credential_offers WHERE code_hash = $1
+                       AND (failed_attempts >= $3 OR (tx_code_hash IS NOT NULL AND tx_code_hash <> COALESCE($4, ''))))
+                 RETURNING subject_id",
+            )
+            .bind(code_hash)
+            .bind(now)
+            .bind(max_attempts)
+            .bind(tx_code_hash)
+            .fetch_optional(&self.writer)
+            .await?;
+            if let Some(row) = granted {
+                return Ok(Redemption::Granted(row.try_get("subject_id")?));
+            }
+
+            let locked = sqlx::query("SELECT 1 AS locked FROM credential_offers WHERE code_hash = $1 AND failed_attempts >= $2")
+                .bind(code_hash)
+                .bind(max_attempts)
+                .fetch_optional(&self.pool)
+                .await?;
+            Ok(if locked.is_some() { Redemption::Locked } else { Redemption::Invalid })
+        }
+
+        async fn put_access_token(&self, token: &AccessTokenRecord) -> Result<(), StoreError> {
+            sqlx::query(
+                "INSERT INTO access_tokens (hash, certificate_id, client_id, dpop_jkt, credential_identifiers, expires_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&token.hash)
+            .bind(&token.certificate_id)
+            .bind(token.client_id.as_deref())
+            .bind(token.dpop_jkt.as_deref())
+            .bind(token.credential_identifiers.as_deref().map(super::encode_list).transpose()?)
+            .bind(token.expires_at)
+            .execute(&self.writer)
+            .await?;
+            Ok(())
+        }
+
+        async fn access_token(&self, hash: &str, now: i64) -> Result<Option<AccessTokenRecord>, StoreError> {
+            let row = sqlx::query(
+                "SELECT hash, certificate_id, client_id, dpop_jkt, credential_identifiers, expires_at
+                 FROM access_tokens WHERE hash = $1 AND expires_at > $2",
+            )
+            .bind(hash)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?;
+            row.map(|row| {
+                let identifiers: Option<String> = row.try_get("credential_identifiers")?;
+                Ok(AccessTokenRecord {
+                    hash: row.try_get("hash")?,
+                    certificate_id: row.try_get("certificate_id")?,
+                    client_id: row.try_get("client_id")?,
+                    dpop_jkt: row.try_get("dpop_jkt")?,
+                    credential_identifiers: identifiers.as_deref().map(super::decode_list).transpose()?,
+                    expires_at: row.try_get("expires_at")?,
+                })
+            })
+            .transpose()
+        }
+
+        async fn approve_certificate(
+            &self,
+            client_id: &str,
+            id: &str,
+            at: i64,
+            actor: &str,
+        ) -> Result<Option<CertificateRecord>, StoreError> {
+            let mut transaction = self.begin_write().await?;
+            let changed = sqlx::query(
+                "UPDATE certificates SET status = 'active', updated_at = $1 WHERE id = $2 AND client_id = $3 AND status = 'pending'",
+            )
+            .bind(at)
+            .bind(id)
+            .bind(client_id)
+            .execute(&mut *transaction)
+            .await?;
+            if changed.rows_affected() == 1 {
+                insert_audit(&mut transaction, at, actor, "certificate.approved", Some(id), None).await?;
+            }
+            transaction.commit().await?;
+            self.certificate(client_id, id).await
+        }
+
+        async fn put_authorization_session(&self, session: &AuthorizationSession) -> Result<(), StoreError> {
+            sqlx::query(
+                "INSERT INTO authorization_sessions (kind, hash, certificate_id, data, expires_at) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&session.kind)
+            .bind(&session.hash)
+            .bind(&session.certificate_id)
+            .bind(&session.data)
+            .bind(session.expires_at)
+            .execute(&self.writer)
+            .await?;
+            Ok(())
+        }
+
+        async fn take_authorization_session(&self, kind: &str, hash: &str, now: i64) -> Result<Option<AuthorizationSession>, StoreError> {
+            let row = sqlx::query(
+                "DELETE FROM authorization_sessions WHERE kind = $1 AND hash = $2 AND expires_at > $3
+                 RETURNING kind, hash, certificate_id, data, expires_at",
+            )
+            .bind(kind)
+            .bind(hash)
+            .bind(now)
+            .fetch_optional(&self.writer)
+            .await?;
+            row.map(|row| {
+                Ok(AuthorizationSession {
+                    kind: row.try_get("kind")?,
+                    hash: row.try_get("hash")?,
+                    certificate_id: row.try_get("certificate_id")?,
+                    data: row.try_get("data")?,
+                    expires_at: row.try_get("expires_at")?,
+                })
+            })
+            .transpose()
+        }
+
+        async fn put_deferred_credential(&self, deferred: &DeferredCredential) -> Result<(), StoreError> {
+            sqlx::query(
+                "INSERT INTO deferred_credentials (transaction_hash, certificate_id, credential_configuration, holder_jwks, expires_at)
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&deferred.transaction_hash)
+            .bind(&deferred.certificate_id)
+            .bind(&deferred.credential_configuration)
+            .bind(&deferred.holder_jwks)
+            .bind(deferred.expires_at)
+            .execute(&self.writer)
+            .await?;
+            Ok(())
+        }
+
+        async fn deferred_credential(&self, transaction_hash: &str, now: i64) -> Result<Option<DeferredCredential>, StoreError> {
+            let row = sqlx::query(
+                "SELECT transaction_hash, certificate_id, credential_configuration, holder_jwks, expires_at
+                 FROM deferred_credentials WHERE transaction_hash = $1 AND expires_at > $2",
+            )
+            .bind(transaction_hash)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?;
+            row.map(|row| deferred_from_row(&row)).transpose()
+        }
+
+        async fn take_deferred_credential(&self, transaction_hash: &str, now: i64) -> Result<Option<DeferredCredential>, StoreError> {
+            let row = sqlx::query(
+                "DELETE FROM deferred_credentials WHERE transaction_hash = $1 AND expires_at > $2
+                 RETURNING transaction_hash, certificate_id, credential_configuration, holder_jwks, expires_at",
+            )
+            .bind(transaction_hash)
+            .bind(now)
+            .fetch_optional(&self.writer)
+            .await?;
+            row.map(|row| deferred_from_row(&row)).transpose()
+        }
     }
     };
 }
@@ -794,6 +1240,16 @@ macro_rules! store_helpers {
             .execute(&mut **transaction)
             .await?;
             Ok(changed.rows_affected() == 1)
+        }
+
+        fn deferred_from_row(row: &<$database as sqlx::Database>::Row) -> Result<DeferredCredential, StoreError> {
+            Ok(DeferredCredential {
+                transaction_hash: row.try_get("transaction_hash")?,
+                certificate_id: row.try_get("certificate_id")?,
+                credential_configuration: row.try_get("credential_configuration")?,
+                holder_jwks: row.try_get("holder_jwks")?,
+                expires_at: row.try_get("expires_at")?,
+            })
         }
 
         async fn insert_audit(

@@ -2,9 +2,9 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgPool, Postgres, Row};
 
 use super::{
-    store_helpers, store_impl, ApiClient, AuditEvent, CertificateRecord, CreateOutcome,
-    Idempotency, ListQuery, PassRegistration, SealedData, Secret, Status, StatusEntry, Store,
-    StoreError,
+    store_helpers, store_impl, AccessTokenRecord, ApiClient, AuditEvent, AuthorizationSession,
+    CertificateRecord, CreateOutcome, DeferredCredential, Idempotency, ListQuery, OfferRecord,
+    PassRegistration, Redemption, SealedData, Secret, Status, StatusEntry, Store, StoreError,
 };
 
 /// The store for several nodes: PostgreSQL, shared by every `intyg serve` process.

@@ -6,9 +6,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, Sqlite, SqlitePool};
 
 use super::{
-    store_helpers, store_impl, ApiClient, AuditEvent, CertificateRecord, CreateOutcome,
-    Idempotency, ListQuery, PassRegistration, SealedData, Secret, Status, StatusEntry, Store,
-    StoreError,
+    store_helpers, store_impl, AccessTokenRecord, ApiClient, AuditEvent, AuthorizationSession,
+    CertificateRecord, CreateOutcome, DeferredCredential, Idempotency, ListQuery, OfferRecord,
+    PassRegistration, Redemption, SealedData, Secret, Status, StatusEntry, Store, StoreError,
 };
 
 /// The embedded default store: one SQLite file in write-ahead-log mode.

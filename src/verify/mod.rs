@@ -5,7 +5,7 @@ pub mod data_model;
 mod error;
 mod fetch;
 mod hcert;
-mod jws;
+pub(crate) mod jws;
 mod sd_jwt;
 pub mod status;
 mod vc;

@@ -37,6 +37,19 @@ pub fn dcc_vectors() -> Vec<(String, Value)> {
     vectors
 }
 
+/// Returns the claims of a personbevis, valid against the shipped schema, for a holder whose
+/// personal identity number is 196408233234.
+pub fn personbevis_claims() -> Value {
+    serde_json::json!({
+        "given_name": "Åsa", "family_name": "Öberg", "personal_identity_number": "196408233234",
+        "birthdate": "1964-08-23",
+        "address": { "street_address": "Storgatan 1", "postal_code": "111 22", "locality": "Stockholm" },
+        "county": { "code": "01", "name": "Stockholms län" },
+        "municipality": { "code": "0180", "name": "Stockholm" },
+        "extract_date": "2026-12-01"
+    })
+}
+
 /// Returns an `intyg` command with a clean environment: no INTYG_* variable of the caller leaks in.
 pub fn intyg() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_intyg"));
