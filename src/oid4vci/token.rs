@@ -21,7 +21,7 @@ pub const REFRESH_TOKEN_LIFETIME_SECONDS: i64 = 30 * 86_400;
 /// Session kind of refresh tokens in the store.
 pub const REFRESH_SESSION: &str = "refresh";
 
-/// What a refresh token carries over to the access tokens it is exchanged for.
+/// The grant a refresh token passes on to the access tokens it is exchanged for.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 struct RefreshGrant {
     client_id: Option<String>,
