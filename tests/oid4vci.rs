@@ -622,7 +622,21 @@ async fn pre_authorized_code_used_twice() {
     let setup = Setup::start();
     let created = setup.create(json!({})).await;
     let code = pre_authorized_code(&created);
-    setup.token(&code).await;
+    let response = setup
+        .token_request(
+            &[
+                ("grant_type", PRE_AUTHORIZED_GRANT),
+                ("pre-authorized_code", &code),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        body.get("refresh_token").is_none(),
+        "an active certificate needs no refresh token"
+    );
     let response = setup
         .token_request(
             &[
@@ -930,8 +944,23 @@ async fn deferred_until_approved() {
     let issuer = setup.server.base_url.clone();
     let created = setup.create(json!({ "approval": "pending" })).await;
     assert_eq!(created["status"], "pending");
-    let token = setup.token(&pre_authorized_code(&created)).await;
+    let response = setup
+        .token_request(
+            &[
+                ("grant_type", PRE_AUTHORIZED_GRANT),
+                ("pre-authorized_code", &pre_authorized_code(&created)),
+            ],
+            None,
+        )
+        .await;
+    let body: Value = response.json().await.unwrap();
+    let first_token = body["access_token"].as_str().unwrap().to_owned();
+    let refresh_token = body["refresh_token"]
+        .as_str()
+        .expect("a pending certificate's token response has a refresh_token")
+        .to_owned();
     let wallet = WalletKey::new();
+    let token = first_token;
     let nonce = setup.nonce().await;
     let (status, content_type, body) = setup
         .credential(&token, &request(&[wallet.proof(&issuer, &nonce)]))
@@ -941,9 +970,8 @@ async fn deferred_until_approved() {
     let transaction_id = body["transaction_id"].as_str().unwrap().to_owned();
     assert!(body["interval"].as_i64().unwrap() > 0);
 
-    let deferred = |transaction_id: String| {
+    let deferred = |token: String, transaction_id: String| {
         let setup = &setup;
-        let token = token.clone();
         async move {
             let response = setup
                 .http
@@ -957,15 +985,44 @@ async fn deferred_until_approved() {
             (status, response.json::<Value>().await.unwrap())
         }
     };
-    let (status, body) = deferred(transaction_id.clone()).await;
+    let (status, body) = deferred(token.clone(), transaction_id.clone()).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+
+    // The access token lives minutes and approval may take days: a wallet polls later with a
+    // new access token from the refresh token, which works once.
+    let refresh = |refresh_token: String| {
+        let setup = &setup;
+        async move {
+            let response = setup
+                .token_request(
+                    &[
+                        ("grant_type", "refresh_token"),
+                        ("refresh_token", &refresh_token),
+                    ],
+                    None,
+                )
+                .await;
+            let status = response.status();
+            (status, response.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, refreshed) = refresh(refresh_token.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{refreshed}");
+    assert!(
+        refreshed["refresh_token"].is_string(),
+        "no rotated refresh token"
+    );
+    let (status, reused) = refresh(refresh_token).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(reused["error"], "invalid_grant");
+    let token = refreshed["access_token"].as_str().unwrap().to_owned();
 
     let id = created["id"].as_str().unwrap();
     let status = setup
         .api_post(&format!("/api/v1/certificates/{id}/approve"), json!({}))
         .await;
     assert_eq!(status, StatusCode::OK);
-    let (status, body) = deferred(transaction_id.clone()).await;
+    let (status, body) = deferred(token.clone(), transaction_id.clone()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let credential = body["credentials"][0]["credential"].as_str().unwrap();
     assert_eq!(
@@ -974,7 +1031,7 @@ async fn deferred_until_approved() {
     );
     assert!(body["notification_id"].is_string());
 
-    let (status, body) = deferred(transaction_id).await;
+    let (status, body) = deferred(token, transaction_id).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"], "invalid_transaction_id");
 }

@@ -20,11 +20,9 @@ pub const NOTIFICATION_ID: &str = "notification_id";
 /// How long a notification id and a deferred transaction stay valid, in seconds (30 days).
 pub const FOLLOW_UP_LIFETIME_SECONDS: i64 = 30 * 86_400;
 
-/// Seconds a wallet should wait before it polls the deferred credential endpoint again.
-// NOTE: this is longer than an access token lives (`ACCESS_TOKEN_LIFETIME_SECONDS`), and intyg
-// issues no refresh tokens, so a wallet that waits the full interval has no valid token left
-// for the deferred endpoint. Only a wallet that polls within the token's lifetime gets its
-// credentials.
+/// Seconds a wallet should wait before it polls the deferred credential endpoint again. This is
+/// longer than an access token lives, so a wallet polls with a new access token from the refresh
+/// token that the token endpoint issues for a pending certificate.
 pub const DEFERRED_INTERVAL_SECONDS: i64 = 3600;
 
 /// A rejected credential request, with its OpenID4VCI 1.0 error code (section 8.3.1.2).

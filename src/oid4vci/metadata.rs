@@ -158,7 +158,7 @@ pub fn authorization_server_metadata(issuer_id: &str, authorization_code: bool) 
     let mut metadata = json!({
         "issuer": issuer_id,
         "token_endpoint": endpoint(issuer_id, "/token"),
-        "grant_types_supported": [super::PRE_AUTHORIZED_CODE_GRANT],
+        "grant_types_supported": [super::PRE_AUTHORIZED_CODE_GRANT, "refresh_token"],
         "response_types_supported": [],
         "token_endpoint_auth_methods_supported": ["none"],
         "pre-authorized_grant_anonymous_access_supported": true,
@@ -173,8 +173,11 @@ pub fn authorization_server_metadata(issuer_id: &str, authorization_code: bool) 
         metadata["code_challenge_methods_supported"] = json!(["S256"]);
         metadata["authorization_response_iss_parameter_supported"] = Value::from(true);
         metadata["authorization_details_types_supported"] = json!(["openid_credential"]);
-        metadata["grant_types_supported"] =
-            json!(["authorization_code", super::PRE_AUTHORIZED_CODE_GRANT]);
+        metadata["grant_types_supported"] = json!([
+            "authorization_code",
+            super::PRE_AUTHORIZED_CODE_GRANT,
+            "refresh_token"
+        ]);
     }
     metadata
 }

@@ -8,10 +8,26 @@ use serde_json::{json, Value};
 
 use super::offer::{tx_code_hash, MAX_TX_CODE_ATTEMPTS};
 use super::{hash_secret, new_secret, PRE_AUTHORIZED_CODE_GRANT};
-use crate::store::{AccessTokenRecord, Redemption, Status, Store, StoreError};
+use crate::store::{
+    AccessTokenRecord, AuthorizationSession, Redemption, Status, Store, StoreError,
+};
 
 /// Lifetime of an access token, in seconds.
 pub const ACCESS_TOKEN_LIFETIME_SECONDS: i64 = 300;
+
+/// Lifetime of a refresh token, in seconds (30 days, as long as a deferred request waits).
+pub const REFRESH_TOKEN_LIFETIME_SECONDS: i64 = 30 * 86_400;
+
+/// Session kind of refresh tokens in the store.
+pub const REFRESH_SESSION: &str = "refresh";
+
+/// The grant a refresh token passes on to the access tokens it is exchanged for.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+struct RefreshGrant {
+    client_id: Option<String>,
+    dpop_jkt: Option<String>,
+    credential_identifiers: Option<Vec<String>>,
+}
 
 /// A successful token response (RFC 6749, section 5.1).
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -24,6 +40,11 @@ pub struct TokenResponse {
     /// with `authorization_details`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub authorization_details: Option<Value>,
+    /// A refresh token, issued while the certificate waits for approval, so the wallet can get a
+    /// new access token for the deferred credential endpoint after this one expires. Each use
+    /// returns a new refresh token and ends the old one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
 }
 
 /// A token error with its RFC 6749 section 5.2 code.
@@ -105,6 +126,10 @@ pub async fn exchange(
         .ok_or_else(|| TokenError::InvalidRequest("grant_type is missing".into()))?;
     let (certificate_id, client_id, identifiers) = match grant_type {
         PRE_AUTHORIZED_CODE_GRANT => (redeem_pre_authorized(store, form, now).await?, None, None),
+        "refresh_token" => {
+            let (certificate_id, grant) = redeem_refresh_token(store, form, dpop_jkt.as_deref(), now).await?;
+            (certificate_id, grant.client_id, grant.credential_identifiers)
+        }
         "authorization_code" => {
             let redeemed = super::authorization::redeem_code(store, form, now).await?;
             // NOTE: a token granted for `scope` is not limited to the scoped configurations: it
@@ -121,7 +146,7 @@ pub async fn exchange(
         }
         other => {
             return Err(TokenError::UnsupportedGrantType(format!(
-                "{other:?} is not supported; use {PRE_AUTHORIZED_CODE_GRANT} or authorization_code"
+                "{other:?} is not supported; use {PRE_AUTHORIZED_CODE_GRANT}, authorization_code or refresh_token"
             )))
         }
     };
@@ -155,6 +180,28 @@ pub async fn exchange(
                 .collect::<Vec<_>>(),
         )
     });
+    let refresh_token = if status == Status::Pending {
+        let grant = RefreshGrant {
+            client_id: client_id.clone(),
+            dpop_jkt: dpop_jkt.clone(),
+            credential_identifiers: identifiers.clone(),
+        };
+        let token = new_secret()?;
+        let data = serde_json::to_string(&grant)
+            .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        store
+            .put_authorization_session(&AuthorizationSession {
+                kind: REFRESH_SESSION.into(),
+                hash: hash_secret(&token),
+                certificate_id: certificate_id.clone(),
+                data,
+                expires_at: now + REFRESH_TOKEN_LIFETIME_SECONDS,
+            })
+            .await?;
+        Some(token)
+    } else {
+        None
+    };
     store
         .put_access_token(&AccessTokenRecord {
             hash: hash_secret(&access_token),
@@ -171,9 +218,42 @@ pub async fn exchange(
             token_type,
             expires_in: ACCESS_TOKEN_LIFETIME_SECONDS,
             authorization_details,
+            refresh_token,
         },
         certificate_id,
     ))
+}
+
+/// Takes a refresh token once. A token issued with a DPoP proof needs a proof with the same key
+/// (RFC 9449, section 5).
+async fn redeem_refresh_token(
+    store: &dyn Store,
+    form: &[(String, String)],
+    dpop_jkt: Option<&str>,
+    now: i64,
+) -> Result<(String, RefreshGrant), TokenError> {
+    let token = form_parameter(form, "refresh_token")?
+        .filter(|token| !token.is_empty())
+        .ok_or_else(|| TokenError::InvalidRequest("refresh_token is missing".into()))?;
+    let session = store
+        .take_authorization_session(REFRESH_SESSION, &hash_secret(token), now)
+        .await?
+        .ok_or(TokenError::InvalidGrant)?;
+    let grant: RefreshGrant = serde_json::from_str(&session.data)
+        .map_err(|error| StoreError::Corrupt(format!("refresh token: {error}")))?;
+    if grant.dpop_jkt.is_some() && grant.dpop_jkt.as_deref() != dpop_jkt {
+        return Err(TokenError::InvalidGrantDetail(
+            "the refresh token is bound to a DPoP key; send a DPoP proof signed with that key"
+                .into(),
+        ));
+    }
+    if grant.client_id.is_some() && grant.client_id.as_deref() != form_parameter(form, "client_id")?
+    {
+        return Err(TokenError::InvalidGrantDetail(
+            "the refresh token was issued to another client_id".into(),
+        ));
+    }
+    Ok((session.certificate_id, grant))
 }
 
 /// Consumes a pre-authorized code if its transaction code is right, and returns the
