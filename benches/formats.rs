@@ -1,15 +1,22 @@
 //! Issuance and verification of a 10-claim SD-JWT VC with 8 disclosable claims, beside the bare
-//! ES256 signature that bounds it, measured in the same run.
+//! ES256 signature and signature check that bound them, measured in the same run.
 
 use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use intyg::certificate::CertificateType;
+use intyg::crypto::b64url_decode;
 use intyg::crypto::{IssuerKey, Signer};
 use intyg::formats::{self, Format, Issuance};
-use intyg::verify::{verify, VerifyOptions};
+use intyg::status::{token, StatusEntry, LIST_SIZE};
+use intyg::verify::status::StatusLists;
+use intyg::verify::{apply_status, verify, StatusList, VerifyOptions};
+use openssl::bn::BigNum;
+use openssl::ecdsa::EcdsaSig;
+use openssl::hash::MessageDigest;
 use openssl::x509::X509;
 use serde_json::{json, Map, Value};
+use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 
 fn repository(path: &str) -> std::path::PathBuf {
@@ -57,15 +64,45 @@ fn benchmarks(c: &mut Criterion) {
         holder_jwk: None,
         status: None,
     };
-    let options = VerifyOptions {
-        anchors: X509::stack_from_pem(
-            &std::fs::read(repository("keys-example/issuer-ca.crt.pem")).unwrap(),
-        )
-        .unwrap(),
-        at: now + Duration::minutes(1),
-    };
+    let options = VerifyOptions::new(
+        X509::stack_from_pem(&std::fs::read(repository("keys-example/issuer-ca.crt.pem")).unwrap())
+            .unwrap(),
+        now + Duration::minutes(1),
+    );
     let credential = formats::issue(Format::SdJwtVc, &issuance, &key).unwrap();
     assert!(verify(&credential, &options).valid);
+
+    // The same credential with a status claim, and its list already fetched and verified, as a
+    // verifier holds it in its cache between fetches.
+    let status = StatusEntry {
+        list: 0,
+        index: 70_001,
+    }
+    .claim(issuance.issuer);
+    let with_status = formats::issue(
+        Format::SdJwtVc,
+        &Issuance {
+            status: Some(&status),
+            ..issuance.clone()
+        },
+        &key,
+    )
+    .unwrap();
+    let list_times = token::ListTimes {
+        issued_at: now.unix_timestamp(),
+        expires_at: (now + Duration::days(1)).unix_timestamp(),
+        ttl: 300,
+    };
+    let list_token = token::sign(
+        &status.token_list_uri,
+        &token::pack(LIST_SIZE, [(3, token::INVALID)]),
+        list_times,
+        &key,
+    )
+    .unwrap();
+    let list = StatusList::parse(&list_token, Some(&status.token_list_uri), &options).unwrap();
+    let mut lists = StatusLists::new();
+    lists.insert(status.token_list_uri.clone(), Ok(Arc::new(list)));
 
     let mut group = c.benchmark_group("sd_jwt_vc_10_claims_8_disclosable");
     group.throughput(Throughput::Elements(1));
@@ -83,8 +120,44 @@ fn benchmarks(c: &mut Criterion) {
             formats::issue(Format::SdJwtVc, &issuance, &key).unwrap()
         })
     });
+    group.bench_function("es256_verify_alone", |b| {
+        let (signing_input, signature) = credential
+            .split('~')
+            .next()
+            .and_then(|jws| jws.rsplit_once('.'))
+            .unwrap();
+        let raw = b64url_decode(signature).unwrap();
+        let der = EcdsaSig::from_private_components(
+            BigNum::from_slice(&raw[..32]).unwrap(),
+            BigNum::from_slice(&raw[32..]).unwrap(),
+        )
+        .unwrap()
+        .to_der()
+        .unwrap();
+        let public_key = key.chain()[0].public_key().unwrap();
+        b.iter(|| {
+            let mut verifier =
+                openssl::sign::Verifier::new(MessageDigest::sha256(), &public_key).unwrap();
+            assert!(verifier
+                .verify_oneshot(&der, signing_input.as_bytes())
+                .unwrap())
+        })
+    });
     group.bench_function("verify", |b| {
         b.iter(|| assert!(verify(&credential, &options).valid))
+    });
+    group.bench_function("verify_with_status", |b| {
+        b.iter(|| {
+            let mut verification = verify(&with_status, &options);
+            apply_status(&mut verification, &lists);
+            assert!(verification.valid)
+        })
+    });
+    group.bench_function("verify_without_chain_cache", |b| {
+        b.iter(|| {
+            let fresh = VerifyOptions::new(options.anchors.clone(), options.at);
+            assert!(verify(&credential, &fresh).valid)
+        })
     });
     group.finish();
 }

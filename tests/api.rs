@@ -468,7 +468,15 @@ async fn sigterm_finishes_in_flight_requests() {
     let (_, created) = api.create(&personbevis(), None).await;
     let link = created["links"]["pdf"].as_str().unwrap().to_owned();
 
-    // Twenty PDF downloads at once take the server well over the delay before the SIGTERM.
+    // One download alone shows how long a PDF takes on this machine. Twenty at once take about
+    // ten times as long on two cores, so a SIGTERM after half of one download's time finds
+    // them in flight however fast or loaded the machine is.
+    let started = std::time::Instant::now();
+    let warm_up = api.http.get(&link).send().await.unwrap();
+    assert_eq!(warm_up.status(), StatusCode::OK);
+    warm_up.bytes().await.unwrap();
+    let delay = (started.elapsed() / 2).max(std::time::Duration::from_millis(10));
+
     let downloads: Vec<_> = (0..20)
         .map(|_| {
             let (http, link) = (HttpClient::new(), link.clone());
@@ -478,7 +486,7 @@ async fn sigterm_finishes_in_flight_requests() {
             })
         })
         .collect();
-    tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    tokio::time::sleep(delay).await;
     let (status, log) = api.server.terminate();
 
     for download in downloads {

@@ -221,7 +221,7 @@ async fn status_changes_follow_the_rules() {
         issuing.change_status(missing, "suspend").await.0,
         StatusCode::NOT_FOUND
     );
-    let other = Issuing::with_server_key(&issuing, "other");
+    let other = issuing.add_client("other");
     let response = issuing
         .http
         .post(issuing.url(&format!("/api/v1/certificates/{id}/suspend")))
@@ -232,4 +232,38 @@ async fn status_changes_follow_the_rules() {
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     let response: Value = response.json().await.unwrap();
     assert_eq!(response["status"], 404);
+}
+
+#[tokio::test]
+async fn pdf_withheld_while_suspended() {
+    let issuing = Issuing::start(&[]);
+    let response = issuing
+        .http
+        .post(issuing.url("/api/v1/certificates"))
+        .bearer_auth(&issuing.key)
+        .json(&serde_json::json!({
+            "type": "personbevis",
+            "claims": personbevis_claims(),
+            "channels": ["pdf"],
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let created: Value = response.json().await.unwrap();
+    let id = created["id"].as_str().unwrap();
+    let link = created["links"]["pdf"].as_str().unwrap();
+    let download = |link: String| {
+        let http = issuing.http.clone();
+        async move { http.get(link).send().await.unwrap() }
+    };
+
+    assert_eq!(download(link.to_owned()).await.status(), StatusCode::OK);
+    issuing.change_status(id, "suspend").await;
+    let withheld = download(link.to_owned()).await;
+    assert_eq!(withheld.status(), StatusCode::GONE);
+    let problem: Value = withheld.json().await.unwrap();
+    assert_eq!(problem["type"], "urn:intyg:problem:suspended");
+    issuing.change_status(id, "reinstate").await;
+    assert_eq!(download(link.to_owned()).await.status(), StatusCode::OK);
 }

@@ -420,6 +420,8 @@ impl CertificateService {
             });
         }
         self.status_lists.changed();
+        // Every other form of the certificate follows its status from here: a channel that holds
+        // a copy, such as a wallet pass, is updated in this method too.
         if record.status == Status::Revoked {
             // A revoked certificate can never be issued again, so its offers' codes are deleted.
             // Access tokens stay until they expire; the credential endpoint refuses them.

@@ -15,7 +15,7 @@ use crate::issuer::Issuer;
 use crate::passes::PassUpdates;
 use crate::status::StatusLists;
 use crate::store::Store;
-use crate::verify::StatusListFetcher;
+use crate::verify::{StatusListFetcher, VerifyOptions};
 use openssl::x509::X509;
 
 #[derive(Debug, Args)]
@@ -112,7 +112,10 @@ async fn serve(config: &Config) -> Result<(), String> {
     };
     let retired_keys = load_retired_keys(config)?;
     let verifier = VerifierState {
-        anchors: verifier_anchors(config, &service.issuer.key, &retired_keys)?,
+        options: VerifyOptions::new(
+            verifier_anchors(config, &service.issuer.key, &retired_keys)?,
+            time::OffsetDateTime::now_utc(),
+        ),
         fetcher: StatusListFetcher::new(Some(service.status_lists.generation()))?,
     };
     let app = router(

@@ -11,7 +11,7 @@ mod jwk;
 mod keys;
 mod wallet_keys;
 
-pub use chain::{verify_chain, ChainError};
+pub use chain::{verify_chain, verify_chain_window, ChainCache, ChainError, VerifiedChain};
 pub use data_key::{DataKeyError, DataKeys, SealedData};
 pub use generate::{generate_development_set, GenerateError};
 pub use jwk::{ec_public_jwk, jwk_thumbprint, parse_holder_jwk, public_key_from_jwk, JwkError};

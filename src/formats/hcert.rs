@@ -273,10 +273,7 @@ mod tests {
     }
 
     fn options(key: &IssuerKey) -> VerifyOptions {
-        VerifyOptions {
-            anchors: key.chain().to_vec(),
-            at: OffsetDateTime::now_utc(),
-        }
+        VerifyOptions::new(key.chain().to_vec(), OffsetDateTime::now_utc())
     }
 
     #[test]

@@ -18,6 +18,7 @@ use super::AppState;
 use crate::certificate::{FieldError, StatusChange};
 use crate::crypto::parse_holder_jwk;
 use crate::formats::Format;
+use crate::store::ApiClient;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -56,16 +57,7 @@ async fn suspend_certificate(
     Client(client): Client,
     Path(id): Path<String>,
 ) -> Result<Json<CertificateResponse>, Problem> {
-    let record = state
-        .service
-        .change_status(
-            &client,
-            &id,
-            StatusChange::Suspend,
-            OffsetDateTime::now_utc(),
-        )
-        .await?;
-    Ok(Json(response(&state, &record, None)))
+    change_status(&state, &client, &id, StatusChange::Suspend).await
 }
 
 /// Reinstate a suspended certificate. Reinstating an active certificate changes nothing and
@@ -89,16 +81,20 @@ async fn reinstate_certificate(
     Client(client): Client,
     Path(id): Path<String>,
 ) -> Result<Json<CertificateResponse>, Problem> {
+    change_status(&state, &client, &id, StatusChange::Reinstate).await
+}
+
+async fn change_status(
+    state: &AppState,
+    client: &ApiClient,
+    id: &str,
+    change: StatusChange<'_>,
+) -> Result<Json<CertificateResponse>, Problem> {
     let record = state
         .service
-        .change_status(
-            &client,
-            &id,
-            StatusChange::Reinstate,
-            OffsetDateTime::now_utc(),
-        )
+        .change_status(client, id, change, OffsetDateTime::now_utc())
         .await?;
-    Ok(Json(response(&state, &record, None)))
+    Ok(Json(response(state, &record, None)))
 }
 
 /// The body of `POST /api/v1/certificates/{id}/credential`.

@@ -69,7 +69,8 @@ async fn bitstring_status_list(
     Ok(list_response(bitstring::MEDIA_TYPE, credential))
 }
 
-/// A list is public and the same for every verifier, so shared caches may keep it for its `ttl`.
+/// Returns a list with its media type. A list is public and the same for every verifier, so
+/// shared caches may keep it for its `ttl`.
 fn list_response(media_type: &'static str, body: String) -> Response {
     (
         [

@@ -43,6 +43,7 @@ pub fn routes() -> Router<AppState> {
 #[serde(deny_unknown_fields)]
 struct IssueRequest {
     credential: Value,
+    /// Issue options as VC-API defines them; intyg has none, so they are accepted and unused.
     #[serde(default)]
     #[allow(dead_code)]
     options: Option<Value>,
@@ -53,12 +54,13 @@ struct IssueRequest {
 struct VerifyRequest {
     #[serde(rename = "verifiableCredential")]
     verifiable_credential: Value,
+    /// Verify options as VC-API defines them; intyg has none, so they are accepted and unused.
     #[serde(default)]
     #[allow(dead_code)]
     options: Option<Value>,
 }
 
-/// A 400 problem listing the data model violations.
+/// Returns a 400 problem listing the data model violations.
 fn bad_credential(errors: Vec<FieldError>) -> Problem {
     let mut problem = Problem::invalid(errors);
     problem.status = StatusCode::BAD_REQUEST.as_u16();

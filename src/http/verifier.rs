@@ -7,7 +7,6 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::{Json, Router};
-use openssl::x509::X509;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
@@ -17,12 +16,17 @@ use super::api::parse_json_body;
 use super::problem::Problem;
 use super::AppState;
 use crate::certificate::FieldError;
-use crate::verify::{apply_status, verify, Check, StatusListFetcher, Verification, VerifyOptions};
+use crate::formats::Format;
+use crate::store::Status;
+use crate::verify::{
+    apply_status, verify, Check, StatusListFetcher, Verification, VerifyError, VerifyOptions,
+};
 
-/// Trust anchors and status list cache of the server's verifier.
+/// Trust anchors, chain cache and status list cache of the server's verifier.
 pub struct VerifierState {
-    /// The configured trust anchors and the server's own signing certificates.
-    pub anchors: Vec<X509>,
+    /// The configured trust anchors and the server's own signing certificates, with the cache of
+    /// chains that verified against them; each request sets its own time.
+    pub options: VerifyOptions,
     pub fetcher: StatusListFetcher,
 }
 
@@ -65,7 +69,7 @@ pub(super) async fn verify_with_status(
     at: OffsetDateTime,
 ) -> Result<Verification, Problem> {
     let verifier = std::sync::Arc::clone(&state.verifier);
-    let options = VerifyOptions::new(verifier.anchors.clone(), at);
+    let options = verifier.options.with_at(at);
     let verifying_options = options.clone();
     // Verification spends a fraction of a millisecond in signature and chain checks, which run
     // off the async workers.
@@ -80,7 +84,47 @@ pub(super) async fn verify_with_status(
         let lists = verifier.fetcher.lists(&uris, &options).await;
         apply_status(&mut verification, &lists);
     }
+    check_own_2d_code(state, &mut verification).await?;
     Ok(verification)
+}
+
+/// Checks the status of a 2D code of intyg's own type (`INTYG1:`), which names its certificate
+/// but points at no status list, in this server's records. A code whose certificate this server
+/// does not store is left without a status check.
+async fn check_own_2d_code(
+    state: &AppState,
+    verification: &mut Verification,
+) -> Result<(), Problem> {
+    if verification.format != Some(Format::Hcert) || !verification.signature_trusted() {
+        return Ok(());
+    }
+    let Some(certificate_id) = verification
+        .metadata
+        .get("certificate_id")
+        .and_then(Value::as_str)
+    else {
+        return Ok(());
+    };
+    let record = state
+        .service
+        .store
+        .certificate_by_id(certificate_id)
+        .await
+        .map_err(|error| {
+            tracing::error!(%error, "cannot read a certificate's status for the verify API");
+            Problem::internal()
+        })?;
+    if let Some(record) = record {
+        verification.status_checked = true;
+        match record.status {
+            Status::Active => {}
+            Status::Revoked => verification.errors.push(VerifyError::Revoked),
+            // A pending certificate is not valid until a case officer approves it.
+            Status::Suspended | Status::Pending => verification.errors.push(VerifyError::Suspended),
+        }
+        verification.valid = verification.errors.is_empty();
+    }
+    Ok(())
 }
 
 /// Verify a credential: signature and chain, `typ`, validity times, disclosures, key binding and

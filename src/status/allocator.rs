@@ -1,5 +1,5 @@
 //! Allocation of status list indices. A new certificate gets a random index in the current list,
-//! so an index says nothing about when or in which order certificates were issued. A taken index
+//! so an index reveals nothing about when or in which order certificates were issued. A taken index
 //! is rejected by the store's unique constraint and the caller draws again.
 
 use std::sync::Mutex;

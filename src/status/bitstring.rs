@@ -14,7 +14,7 @@ use crate::crypto::{b64url, b64url_decode, Signer};
 use crate::formats::vc_jwt::{VCDM2_CONTEXT, VC_JWT_TYP};
 use crate::formats::{jws, rfc3339, FormatError};
 
-/// The fewest bits a bitstring may have: 16 KiB (section 3.1, for herd privacy).
+/// The minimum size of a bitstring in bits: 16 KiB (section 3.1, for herd privacy).
 pub const MIN_BITS: usize = 131_072;
 /// The media type of the list credential, a VCDM 2.0 credential secured as JOSE.
 pub const MEDIA_TYPE: &str = "application/vc+jwt";

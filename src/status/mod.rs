@@ -2,9 +2,10 @@
 //! formats intyg serves.
 //!
 //! Every stored certificate gets one random free index in a list of [`LIST_SIZE`] entries. The
-//! same index addresses the certificate in three documents of that list: the IETF Token Status
-//! List (`statuslist+jwt`, two bits an entry, for SD-JWT VC and `jwt_vc_json`) and two W3C
-//! Bitstring Status Lists (`vc+jwt`, one bit an entry), one for revocation and one for suspension.
+//! same index addresses the certificate in three documents of that list. The IETF Token Status
+//! List (`statuslist+jwt`, two bits an entry) serves SD-JWT VC and `jwt_vc_json`. Two W3C
+//! Bitstring Status Lists (`vc+jwt`, one bit an entry) serve `vc+jwt`, one for revocation and one
+//! for suspension.
 //! The lists are built from the certificates' stored status whenever they are requested, so a
 //! change of status is visible in the next list served.
 
@@ -36,7 +37,7 @@ pub struct StatusEntry {
     pub index: u32,
 }
 
-/// What a credential carries to point at its status: the index and the URLs of the lists.
+/// The pointer a credential carries to its status: the index and the URLs of the lists.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusClaim {
     pub index: u32,

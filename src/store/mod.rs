@@ -660,8 +660,8 @@ macro_rules! store_impl {
 
         async fn status_list_usage(&self) -> Result<Option<(u32, u32)>, StoreError> {
             let row = sqlx::query(
-                "SELECT status_list, COUNT(*) AS used FROM certificates WHERE status_list IS NOT NULL
-                 GROUP BY status_list ORDER BY status_list DESC LIMIT 1",
+                "SELECT status_list, COUNT(*) AS used FROM certificates
+                 WHERE status_list = (SELECT MAX(status_list) FROM certificates) GROUP BY status_list",
             )
             .fetch_optional(&self.pool)
             .await?;

@@ -11,7 +11,7 @@ use super::{StatusList, VerifyError, VerifyOptions};
 
 /// How long a list without a `ttl` is cached, in seconds.
 const DEFAULT_TTL_SECONDS: i64 = 300;
-/// The longest a list is cached whatever its `ttl` says, in seconds.
+/// The maximum time a list is cached whatever its `ttl`, in seconds.
 const MAX_TTL_SECONDS: i64 = 3600;
 /// The largest list accepted over HTTP, in bytes.
 const MAX_LIST_BYTES: usize = 8 * 1024 * 1024;
@@ -30,8 +30,8 @@ struct Cached {
 pub struct StatusListFetcher {
     client: reqwest::Client,
     cache: Mutex<HashMap<String, Cached>>,
-    /// When set, a change of this counter empties the cache: the server increments it whenever it
-    /// changes a status, so its own verify API never answers from a list older than the change.
+    /// When set, a change of this counter empties the cache. The server increments it whenever it
+    /// changes a status, so its own verify API never uses a list older than the change.
     generation: Option<Arc<AtomicU64>>,
 }
 

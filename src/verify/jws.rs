@@ -8,7 +8,10 @@ use openssl::x509::X509;
 use serde_json::{Map, Value};
 
 use super::{VerifyError, VerifyOptions};
-use crate::crypto::{b64_std_decode, b64url_decode, ec_public_jwk, jwk_thumbprint, verify_chain};
+use crate::crypto::{
+    b64_std_decode, b64url_decode, ec_public_jwk, jwk_thumbprint, verify_chain_window, ChainCache,
+    VerifiedChain,
+};
 
 /// A compact JWS split into its parts, not yet verified.
 #[derive(Debug, Clone)]
@@ -67,14 +70,9 @@ impl<'a> DecodedJws<'a> {
             errors.push(VerifyError::UnsupportedAlgorithm(algorithm.to_owned()));
             return;
         }
-        let signer = match self.header.get("x5c") {
-            Some(x5c) => match parse_x5c(x5c) {
-                Ok(chain) => {
-                    if let Err(error) = verify_chain(&chain, &options.anchors, options.at) {
-                        errors.push(VerifyError::UntrustedChain(error));
-                    }
-                    chain.into_iter().next()
-                }
+        let signer_key = match self.header.get("x5c") {
+            Some(x5c) => match self.x5c_key(x5c, options, errors) {
+                Ok(key) => key,
                 Err(error) => {
                     errors.push(error);
                     return;
@@ -93,13 +91,48 @@ impl<'a> DecodedJws<'a> {
                 if found.is_none() {
                     errors.push(VerifyError::NoKey(kid.to_owned()));
                 }
-                found.cloned()
+                found.and_then(|anchor| anchor.public_key().ok())
             }
         };
-        let Some(signer) = signer else { return };
-        if !signature_matches(&signer, self.signing_input.as_bytes(), &self.signature) {
+        let Some(key) = signer_key else { return };
+        if !es256_signature_matches(&key, self.signing_input.as_bytes(), &self.signature) {
             errors.push(VerifyError::SignatureInvalid);
         }
+    }
+
+    /// Returns the key of the `x5c` signing certificate after checking its chain, from the
+    /// options' chain cache when the same chain verified before. An untrusted chain is pushed to
+    /// `errors` and its key still returned, so the report also says whether the signature
+    /// matches. Only a malformed `x5c` is an `Err`.
+    fn x5c_key(
+        &self,
+        x5c: &Value,
+        options: &VerifyOptions,
+        errors: &mut Vec<VerifyError>,
+    ) -> Result<Option<PKey<Public>>, VerifyError> {
+        let entries: Option<Vec<&str>> = x5c
+            .as_array()
+            .and_then(|entries| entries.iter().map(Value::as_str).collect());
+        let digest = entries.map(ChainCache::digest);
+        if let Some(cached) = digest.and_then(|digest| options.chains.get(&digest, options.at)) {
+            return Ok(Some(cached.key));
+        }
+        let chain = parse_x5c(x5c)?;
+        let key = chain.first().and_then(|leaf| leaf.public_key().ok());
+        match verify_chain_window(&chain, &options.anchors, options.at) {
+            Ok((not_before, not_after)) => {
+                if let (Some(digest), Some(key)) = (digest, &key) {
+                    let verified = VerifiedChain {
+                        key: key.clone(),
+                        not_before,
+                        not_after,
+                    };
+                    options.chains.insert(digest, verified);
+                }
+            }
+            Err(error) => errors.push(VerifyError::UntrustedChain(error)),
+        }
+        Ok(key)
     }
 }
 

@@ -16,10 +16,13 @@ pub use hcert::{cbor_to_json, DecodedHcert};
 pub use jws::DecodedJws;
 pub use status::{apply_status, StatusList, StatusReference};
 
+use std::sync::Arc;
+
 use openssl::x509::X509;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
+use crate::crypto::ChainCache;
 use crate::formats::Format;
 
 /// Trust anchors and verification time of a verifier.
@@ -29,11 +32,26 @@ pub struct VerifyOptions {
     pub anchors: Vec<X509>,
     /// The time at which validity is checked.
     pub at: OffsetDateTime,
+    /// Chains that verified against `anchors`, shared by the clones of these options.
+    pub chains: Arc<ChainCache>,
 }
 
 impl VerifyOptions {
     pub fn new(anchors: Vec<X509>, at: OffsetDateTime) -> Self {
-        Self { anchors, at }
+        Self {
+            anchors,
+            at,
+            chains: Arc::default(),
+        }
+    }
+
+    /// Returns these options at another verification time, sharing the chain cache.
+    pub fn with_at(&self, at: OffsetDateTime) -> Self {
+        Self {
+            anchors: self.anchors.clone(),
+            at,
+            chains: Arc::clone(&self.chains),
+        }
     }
 }
 
@@ -72,7 +90,21 @@ impl Verification {
     /// Returns the URLs of the status lists to check, each once. It is empty when the signature
     /// or its chain failed, so that nothing is fetched on the word of an untrusted credential.
     pub fn status_uris(&self) -> Vec<String> {
-        let trusted = !self.errors.iter().any(|error| {
+        let mut uris: Vec<String> = Vec::new();
+        if self.signature_trusted() {
+            for reference in &self.status {
+                if !uris.iter().any(|uri| uri == reference.uri()) {
+                    uris.push(reference.uri().to_owned());
+                }
+            }
+        }
+        uris
+    }
+
+    /// Returns whether the signature and chain passed, so the credential's status is worth
+    /// looking up.
+    pub fn signature_trusted(&self) -> bool {
+        !self.errors.iter().any(|error| {
             matches!(
                 error,
                 VerifyError::UnknownFormat
@@ -84,16 +116,7 @@ impl Verification {
                     | VerifyError::SignerNotValid { .. }
                     | VerifyError::UntrustedChain(_)
             )
-        });
-        let mut uris: Vec<String> = Vec::new();
-        if trusted {
-            for reference in &self.status {
-                if !uris.iter().any(|uri| uri == reference.uri()) {
-                    uris.push(reference.uri().to_owned());
-                }
-            }
-        }
-        uris
+        })
     }
 }
 
@@ -104,7 +127,7 @@ pub struct Check {
     /// `data_model` or `status`.
     pub name: &'static str,
     pub ok: bool,
-    /// What failed, or what was checked.
+    /// The failure, or a description of what was checked.
     pub detail: String,
 }
 
@@ -128,7 +151,10 @@ impl Verification {
                 names.extend(["signature", "chain", "typ", "times", "data_model"]);
             }
         }
-        if !self.status.is_empty() || self.errors.iter().any(|e| e.check() == "status") {
+        if !self.status.is_empty()
+            || self.status_checked
+            || self.errors.iter().any(|e| e.check() == "status")
+        {
             names.push("status");
         }
         for error in &self.errors {

@@ -1,9 +1,9 @@
 //! Status checks: the status references a credential carries, the status lists they point at,
 //! and the status each list gives the credential.
 //!
-//! Checking is split from fetching, so that the checks stay free of I/O: the caller collects the
-//! URIs from [`Verification::status_uris`], obtains each list (from a file, over HTTP or from a
-//! cache), parses it with [`StatusList::parse`], and hands the results to [`apply_status`].
+//! Checking is split from fetching, so that the checks stay free of I/O. The caller collects the
+//! URIs from [`Verification::status_uris`] and obtains each list from a file, over HTTP or from a
+//! cache. It parses each with [`StatusList::parse`] and hands the results to [`apply_status`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -67,18 +67,14 @@ pub enum ListKind {
 }
 
 /// Reads the `status.status_list` claim of a JWT payload, if there is one.
-pub(super) fn token_reference(
+pub(crate) fn token_reference(
     payload: &Map<String, Value>,
     errors: &mut Vec<VerifyError>,
 ) -> Option<StatusReference> {
-    let status = payload.get("status")?;
-    let list = status.get("status_list");
-    let index = list
-        .and_then(|list| list.get("idx"))
-        .and_then(Value::as_u64);
-    let uri = list
-        .and_then(|list| list.get("uri"))
-        .and_then(Value::as_str);
+    // A `status` claim may name other status mechanisms, which this verifier leaves alone.
+    let list = payload.get("status")?.get("status_list")?;
+    let index = list.get("idx").and_then(Value::as_u64);
+    let uri = list.get("uri").and_then(Value::as_str);
     match (index, uri) {
         (Some(index), Some(uri)) => Some(StatusReference::TokenStatusList {
             uri: uri.to_owned(),
@@ -95,7 +91,7 @@ pub(super) fn token_reference(
 
 /// Reads the `BitstringStatusListEntry` members of a credential's `credentialStatus`. Entries of
 /// other types are left to other verifiers.
-pub(super) fn bitstring_references(
+pub(crate) fn bitstring_references(
     credential: &Map<String, Value>,
     errors: &mut Vec<VerifyError>,
 ) -> Vec<StatusReference> {

@@ -73,10 +73,10 @@ fn issue(format: Format, holder: Option<&Map<String, Value>>) -> String {
 }
 
 fn options_at(offset_seconds: i64) -> VerifyOptions {
-    VerifyOptions {
-        anchors: anchors(),
-        at: OffsetDateTime::from_unix_timestamp(issued_at() + offset_seconds).unwrap(),
-    }
+    VerifyOptions::new(
+        anchors(),
+        OffsetDateTime::from_unix_timestamp(issued_at() + offset_seconds).unwrap(),
+    )
 }
 
 fn error_codes(input: &str, options: &VerifyOptions) -> Vec<&'static str> {
@@ -342,4 +342,70 @@ fn mismatched_key_rejected_at_load() {
         matches!(error, crate::crypto::KeyError::Mismatch { .. }),
         "{error}"
     );
+}
+
+#[test]
+fn cached_chain_checked_at_each_time() {
+    let options = options_at(60);
+    let credential = issue(Format::SdJwtVc, None);
+    assert!(verify(&credential, &options).valid);
+    assert!(verify(&credential, &options).valid, "the cached chain");
+
+    // The development signing certificate has expired 30 years on, so the cached chain no longer
+    // applies and the chain check fails again.
+    let later = options
+        .with_at(OffsetDateTime::from_unix_timestamp(issued_at() + 30 * 365 * 86_400).unwrap());
+    let codes = error_codes(&credential, &later);
+    assert!(codes.contains(&"untrusted_chain"), "{codes:?}");
+
+    let other_root = X509::stack_from_pem(
+        &std::fs::read(repository("keys-example/apple-root.crt.pem")).unwrap(),
+    )
+    .unwrap();
+    let other = VerifyOptions::new(other_root, options.at);
+    assert_eq!(error_codes(&credential, &other), ["untrusted_chain"]);
+}
+
+#[test]
+fn status_references_read_from_payload() {
+    use super::status::{bitstring_references, token_reference};
+    use super::StatusReference;
+
+    let mut errors = Vec::new();
+    let payload = json!({ "status": { "status_list": { "idx": 7, "uri": "https://intyg.example.se/status/0" } } });
+    assert_eq!(
+        token_reference(payload.as_object().unwrap(), &mut errors),
+        Some(StatusReference::TokenStatusList {
+            uri: "https://intyg.example.se/status/0".into(),
+            index: 7
+        })
+    );
+    let other_mechanism = json!({ "status": { "other": {} } });
+    assert_eq!(
+        token_reference(other_mechanism.as_object().unwrap(), &mut errors),
+        None
+    );
+    assert!(errors.is_empty(), "{errors:?}");
+    let negative = json!({ "status": { "status_list": { "idx": -1, "uri": "https://x" } } });
+    assert_eq!(
+        token_reference(negative.as_object().unwrap(), &mut errors),
+        None
+    );
+    assert_eq!(errors.len(), 1);
+
+    let mut errors = Vec::new();
+    let credential = json!({ "credentialStatus": [
+        { "type": "BitstringStatusListEntry", "statusPurpose": "suspension", "statusListIndex": "42",
+          "statusListCredential": "https://intyg.example.se/status/0/suspension" },
+        { "type": "OtherEntry" },
+        { "type": "BitstringStatusListEntry", "statusPurpose": "revocation", "statusListIndex": 42,
+          "statusListCredential": "https://intyg.example.se/status/0/revocation" }
+    ]});
+    let references = bitstring_references(credential.as_object().unwrap(), &mut errors);
+    assert_eq!(references.len(), 1);
+    assert_eq!(
+        references[0].uri(),
+        "https://intyg.example.se/status/0/suspension"
+    );
+    assert_eq!(errors.len(), 1, "a numeric statusListIndex was accepted");
 }

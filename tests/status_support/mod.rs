@@ -34,9 +34,9 @@ impl Issuing {
         }
     }
 
-    /// Adds another client to the same server and returns its API key.
-    pub fn with_server_key(issuing: &Issuing, name: &str) -> String {
-        issuing.server.add_client(name, "personbevis", &[])
+    /// Adds another client allowed to issue `personbevis` and returns its API key.
+    pub fn add_client(&self, name: &str) -> String {
+        self.server.add_client(name, "personbevis", &[])
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -131,17 +131,6 @@ impl Issuing {
         let (content_type, cache_control) = (header("content-type"), header("cache-control"));
         (content_type, cache_control, response.text().await.unwrap())
     }
-}
-
-pub fn personbevis_claims() -> Value {
-    json!({
-        "given_name": "Åsa", "family_name": "Öberg", "personal_identity_number": "196408233234",
-        "birthdate": "1964-08-23",
-        "address": { "street_address": "Storgatan 1", "postal_code": "111 22", "locality": "Stockholm" },
-        "county": { "code": "01", "name": "Stockholms län" },
-        "municipality": { "code": "0180", "name": "Stockholm" },
-        "extract_date": "2026-12-01"
-    })
 }
 
 /// Decodes one base64url JSON part of a JWS.
