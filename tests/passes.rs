@@ -543,24 +543,10 @@ async fn web_service_voids_a_revoked_pass_and_pushes_each_device() {
     assert_eq!(unchanged.status(), StatusCode::NO_CONTENT);
 
     let pass_url = format!("{web_service}/v1/passes/{PASS_TYPE_ID}/{id}");
-    let first = http
-        .get(&pass_url)
-        .header("Authorization", &authorization)
-        .send()
-        .await
-        .unwrap();
+    let first = latest_pass(&http, &pass_url, &authorization, None).await;
     assert_eq!(first.status(), StatusCode::OK);
-    let first_modified = first.headers()["last-modified"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let not_modified = http
-        .get(&pass_url)
-        .header("Authorization", &authorization)
-        .header("If-Modified-Since", &first_modified)
-        .send()
-        .await
-        .unwrap();
+    let first_modified = last_modified(&first);
+    let not_modified = latest_pass(&http, &pass_url, &authorization, Some(&first_modified)).await;
     assert_eq!(not_modified.status(), StatusCode::NOT_MODIFIED);
     let unauthorized = http.get(&pass_url).send().await.unwrap();
     assert_eq!(unauthorized.status(), StatusCode::UNAUTHORIZED);
@@ -604,18 +590,9 @@ async fn web_service_voids_a_revoked_pass_and_pushes_each_device() {
         .await
         .unwrap();
     assert_eq!(changed["serialNumbers"], json!([id]));
-    let voided = http
-        .get(&pass_url)
-        .header("Authorization", &authorization)
-        .header("If-Modified-Since", &first_modified)
-        .send()
-        .await
-        .unwrap();
+    let voided = latest_pass(&http, &pass_url, &authorization, Some(&first_modified)).await;
     assert_eq!(voided.status(), StatusCode::OK);
-    let voided_modified = voided.headers()["last-modified"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let voided_modified = last_modified(&voided);
     assert!(
         http_date_seconds(&voided_modified) > http_date_seconds(&first_modified),
         "{voided_modified} is not newer than {first_modified}"
@@ -627,13 +604,7 @@ async fn web_service_voids_a_revoked_pass_and_pushes_each_device() {
         "a voided pass still carries a 2D code"
     );
     assert_eq!(voided.english["status.revoked"], "Revoked");
-    let again = http
-        .get(&pass_url)
-        .header("Authorization", &authorization)
-        .header("If-Modified-Since", &voided_modified)
-        .send()
-        .await
-        .unwrap();
+    let again = latest_pass(&http, &pass_url, &authorization, Some(&voided_modified)).await;
     assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
 
     // The download link is gone; the push service's 410 removed that device's registration.
@@ -760,6 +731,27 @@ async fn suspended_pass_hides_barcode_until_reinstated() {
     let reinstated = latest().await;
     assert!(reinstated.barcode().starts_with("INTYG1:"));
     assert_eq!(reinstated.pass["voided"], false);
+}
+
+/// Requests the latest version of a pass as a device does, with `If-Modified-Since` when given.
+async fn latest_pass(
+    http: &reqwest::Client,
+    url: &str,
+    authorization: &str,
+    if_modified_since: Option<&str>,
+) -> reqwest::Response {
+    let mut request = http.get(url).header("Authorization", authorization);
+    if let Some(since) = if_modified_since {
+        request = request.header("If-Modified-Since", since);
+    }
+    request.send().await.unwrap()
+}
+
+fn last_modified(response: &reqwest::Response) -> String {
+    response.headers()["last-modified"]
+        .to_str()
+        .unwrap()
+        .to_owned()
 }
 
 fn http_date_seconds(text: &str) -> i64 {
