@@ -91,6 +91,8 @@ pub(super) async fn verify_with_status(
 /// Checks the status of a 2D code of intyg's own type (`INTYG1:`), which names its certificate
 /// but points at no status list, in this server's records. A code whose certificate this server
 /// does not store is left without a status check.
+/// NOTE: an HCERT (`HC1:`) code carries no certificate id, so a revoked DCC's 2D code still
+/// verifies here until it expires.
 async fn check_own_2d_code(
     state: &AppState,
     verification: &mut Verification,
