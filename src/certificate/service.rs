@@ -591,6 +591,7 @@ impl CertificateService {
             return Err(ServiceError::Revoked);
         }
         tracing::info!(target: "audit", client_id = %client.id, certificate_id = %record.id, "certificate approved");
+        self.changed(&record);
         Ok(record)
     }
 
