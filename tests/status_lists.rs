@@ -77,6 +77,16 @@ async fn token_list_served_signed_and_cacheable() {
         .credential(created["id"].as_str().unwrap(), "dc+sd-jwt")
         .await;
     let (_, uri) = token_status(&credential);
+    // The credential expires with its certificate, to the second.
+    let valid_until = time::OffsetDateTime::parse(
+        created["valid_until"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    assert_eq!(
+        jws_part(&credential, 1)["exp"].as_i64(),
+        Some(valid_until.unix_timestamp())
+    );
 
     let (content_type, cache_control, list) = issuing.list(&uri).await;
     assert_eq!(content_type, "application/statuslist+jwt");

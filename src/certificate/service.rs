@@ -21,6 +21,7 @@ use crate::store::{
 };
 
 /// Delivery channels a certificate may be created for.
+/// NOTE: `mailbox` and `print` are accepted and stored, but no code delivers through them yet.
 pub const CHANNELS: [&str; 6] = ["wallet", "pass", "google", "pdf", "mailbox", "print"];
 
 /// Maximum validity a create request may ask for, in days (100 years).
@@ -436,14 +437,13 @@ impl CertificateService {
         Ok(record)
     }
 
-    /// Issues a credential of a stored certificate; every credential the server issues for a
-    /// certificate goes through here, so each carries the certificate's status claim.
+    /// Issues a credential of a stored certificate for its e-service, with the certificate's
+    /// status claim and its own validity period.
     pub fn issue_credential(
         &self,
         certificate: &Certificate,
         format: Format,
         holder_jwk: Option<&Map<String, Value>>,
-        now: OffsetDateTime,
     ) -> Result<String, ServiceError> {
         let record = &certificate.record;
         if record.status != Status::Active {
@@ -458,18 +458,13 @@ impl CertificateService {
         let status = record
             .status_entry
             .map(|entry| entry.claim(&self.issuer.issuer_id));
-        let valid_until = OffsetDateTime::from_unix_timestamp(record.valid_until).unwrap_or(now);
-        let remaining_days = ((valid_until - now).whole_seconds().max(86_400) / 86_400) as u32;
-        Ok(self.issuer.issue(&IssueRequest {
-            type_id: &record.type_id,
-            format,
-            claims: &data.claims,
-            holder_jwk,
-            certificate_id: &record.id,
-            issued_at: now,
-            validity_days: Some(remaining_days),
-            status: status.as_ref(),
-        })?)
+        // The credential carries the certificate's own validity period, as the PDF, the pass
+        // and the wallet's credentials do, so it expires with the certificate to the second.
+        let mut request = issue_request(record, data);
+        request.format = format;
+        request.holder_jwk = holder_jwk;
+        request.status = status.as_ref();
+        Ok(self.issuer.issue(&request)?)
     }
 
     /// Returns the Google Wallet save link when the certificate has the `google` channel, or

@@ -164,9 +164,8 @@ async fn issue_credential(
     }
     let service = state.service.clone();
     let certificate = service.get(&client, &id).await?;
-    let now = OffsetDateTime::now_utc();
     let credential = tokio::task::spawn_blocking(move || {
-        service.issue_credential(&certificate, format, request.holder_jwk.as_ref(), now)
+        service.issue_credential(&certificate, format, request.holder_jwk.as_ref())
     })
     .await
     .map_err(|error| {

@@ -151,8 +151,11 @@ impl Verification {
                 names.extend(["signature", "chain", "typ", "times", "data_model"]);
             }
         }
+        // A 2D code always gets a status entry, so a verifier sees when its status was not
+        // checked: the code points at no status list.
         if !self.status.is_empty()
             || self.status_checked
+            || self.format == Some(Format::Hcert)
             || self.errors.iter().any(|e| e.check() == "status")
         {
             names.push("status");
@@ -174,7 +177,11 @@ impl Verification {
                 let detail = if !failures.is_empty() {
                     failures.join("; ")
                 } else if name == "status" && !self.status_checked {
-                    "not checked".to_owned()
+                    if self.format == Some(Format::Hcert) {
+                        "not checked: a 2D code points at no status list, and the verifier has no record of its certificate".to_owned()
+                    } else {
+                        "not checked".to_owned()
+                    }
                 } else {
                     passed_detail(name, self)
                 };
@@ -209,7 +216,11 @@ fn passed_detail(name: &str, verification: &Verification) -> String {
                 .iter()
                 .map(StatusReference::uri)
                 .collect();
-            format!("valid in {}", uris.join(", "))
+            if uris.is_empty() {
+                "active in the issuer's records".to_owned()
+            } else {
+                format!("valid in {}", uris.join(", "))
+            }
         }
         _ => "passed".into(),
     }

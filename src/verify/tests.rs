@@ -409,3 +409,20 @@ fn status_references_read_from_payload() {
     );
     assert_eq!(errors.len(), 1, "a numeric statusListIndex was accepted");
 }
+
+#[test]
+fn two_d_code_reports_status_not_checked() {
+    let code = issue(Format::Hcert, None);
+    let verification = verify(&code, &options_at(60));
+    assert_eq!(verification.format, Some(Format::Hcert));
+    let checks = verification.checks();
+    let status = checks.iter().find(|check| check.name == "status").unwrap();
+    assert!(!status.ok);
+    assert!(
+        status
+            .detail
+            .starts_with("not checked: a 2D code points at no status list"),
+        "{}",
+        status.detail
+    );
+}
