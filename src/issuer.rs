@@ -37,8 +37,8 @@ pub struct Wallets {
     pub google_origins: Vec<String>,
 }
 
-/// How the pass of a stored certificate is built: with the web service that updates it, and
-/// the certificate's status.
+/// Settings of the pass of a stored certificate: the web service that updates it, and the
+/// certificate's status.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PassRequest<'a> {
     pub web_service: Option<WebService<'a>>,

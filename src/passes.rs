@@ -3,7 +3,8 @@
 //!
 //! A pass's serial number is its certificate's id. When the certificate changes (it is revoked,
 //! say), every device registered for the pass gets an empty push over HTTP/2 from the Apple Push
-//! Notification service, asks the web service which of its passes changed and downloads them.
+//! Notification service. The device then requests the list of its changed passes from the web
+//! service and downloads them.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,7 +35,7 @@ pub enum PushError {
     Client(String),
 }
 
-/// What happened to the pushes for one change.
+/// Counts of the pushes sent for one change.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct PushSummary {
     pub sent: usize,
@@ -98,7 +99,7 @@ impl PassUpdates {
     }
 
     /// Pushes to every device registered for the pass of `certificate_id` in the background. A
-    /// failed push is logged; the device still sees the change at its next update check.
+    /// failed push is logged, and the device still gets the change at its next update check.
     pub fn certificate_changed(self: &Arc<Self>, certificate_id: &str) {
         let updates = Arc::clone(self);
         let certificate_id = certificate_id.to_owned();
@@ -115,7 +116,7 @@ impl PassUpdates {
     }
 
     /// Pushes to every device registered for the pass of `certificate_id` and waits for the
-    /// answers.
+    /// responses.
     pub async fn push(&self, certificate_id: &str) -> PushSummary {
         let mut summary = PushSummary::default();
         let tokens = match self.store.pass_push_tokens(certificate_id).await {
@@ -137,7 +138,7 @@ impl PassUpdates {
                 }
                 Ok(status) => {
                     summary.failed += 1;
-                    tracing::warn!(certificate_id = %certificate_id, status = status.as_u16(), "the push service refused a pass update");
+                    tracing::warn!(certificate_id = %certificate_id, status = status.as_u16(), "the push service rejected a pass update");
                 }
                 Err(error) => {
                     summary.failed += 1;

@@ -387,9 +387,9 @@ struct Push {
     body: Vec<u8>,
 }
 
-/// A stand-in for the Apple Push Notification service: HTTP/2 without TLS on 127.0.0.1. It
-/// answers `POST /3/device/<token>` with 200 and an `apns-id`, or 410 for the token `dead`, as
-/// the real service does for a token that is no longer valid.
+/// Starts a stand-in for the Apple Push Notification service: HTTP/2 without TLS on 127.0.0.1. It
+/// responds to `POST /3/device/<token>` with 200 and an `apns-id`, or with 410 for the token
+/// `dead`, as the real service does for a token that is no longer valid.
 async fn start_push_stand_in() -> (String, Arc<Mutex<Vec<Push>>>) {
     let received: Arc<Mutex<Vec<Push>>> = Arc::default();
     async fn push(
@@ -448,7 +448,7 @@ async fn create(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn web_service_voids_a_revoked_pass_and_pushes_each_device() {
+async fn revoked_pass_voided_and_pushed() {
     let (push_url, pushes) = start_push_stand_in().await;
     let server = Server::start(&[("INTYG_APNS_URL", &push_url)]);
     let key = server.add_client("e-service", "personbevis", &[]);
@@ -580,7 +580,7 @@ async fn web_service_voids_a_revoked_pass_and_pushes_each_device() {
         assert_eq!(push.body, b"{}");
     }
 
-    // The device asks what changed, gets the voided pass with a newer Last-Modified, then 304.
+    // The device requests what changed, gets the voided pass with a newer Last-Modified, then 304.
     let changed: Value = http
         .get(format!("{serials_url}?passesUpdatedSince={tag}"))
         .send()

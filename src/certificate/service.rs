@@ -612,7 +612,8 @@ impl CertificateService {
         self.open(record)
     }
 
-    fn open(&self, record: CertificateRecord) -> Result<Certificate, ServiceError> {
+    /// Opens the sealed data of a stored record; the data is `None` once its retention ended.
+    pub fn open(&self, record: CertificateRecord) -> Result<Certificate, ServiceError> {
         let data = match &record.data {
             Some(sealed) => {
                 let plaintext = self.data_keys.open(sealed, record.id.as_bytes())?;
@@ -631,7 +632,7 @@ impl CertificateService {
     }
 }
 
-/// The request that issues a stored certificate again in another form, with its stored
+/// Returns the request that issues a stored certificate again in another form, with its stored
 /// validity period.
 pub fn issue_request<'a>(
     record: &'a CertificateRecord,

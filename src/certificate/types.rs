@@ -51,15 +51,15 @@ struct TypeFile {
 pub struct Rgb(pub [u8; 3]);
 
 impl Rgb {
-    /// The CSS form that Apple Wallet accepts, such as `rgb(0, 62, 114)`.
+    /// Returns the CSS form that Apple Wallet accepts, such as `rgb(0, 62, 114)`.
     pub fn css(self) -> String {
         let [r, g, b] = self.0;
         format!("rgb({r}, {g}, {b})")
     }
 }
 
-/// How the type's certificates look as Apple Wallet and Google Wallet passes: colours, and the
-/// claims shown on the front. Every claim is listed on the back of the pass.
+/// Display rules of the type's Apple Wallet and Google Wallet passes: colours, and the claims
+/// shown on the front. Every claim is listed on the back of the pass.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct PassDisplay {

@@ -65,7 +65,7 @@ enum OutputFormat {
 }
 
 impl OutputFormat {
-    /// The extension of the files this format writes, or `None` for credentials in lines.
+    /// Returns the extension of the files this format writes, or `None` for credentials in lines.
     fn file_extension(self) -> Option<&'static str> {
         match self {
             OutputFormat::Credential(_) => None,

@@ -151,18 +151,18 @@ impl PassSigningKey {
         })
     }
 
-    /// The pass type identifier, such as `pass.se.myndighet.intyg`.
+    /// Returns the pass type identifier, such as `pass.se.myndighet.intyg`.
     pub fn pass_type_id(&self) -> &str {
         &self.pass_type_id
     }
 
-    /// Apple's ten-character team identifier.
+    /// Returns Apple's ten-character team identifier.
     pub fn team_id(&self) -> &str {
         &self.team_id
     }
 
-    /// The certificate and its private key in PEM (PKCS #8), the TLS client identity for the
-    /// Apple Push Notification service.
+    /// Returns the certificate and its private key in PEM (PKCS #8): the TLS client identity for
+    /// the Apple Push Notification service.
     pub fn identity_pem(&self) -> Result<(Vec<u8>, Vec<u8>), SignError> {
         let failed = |error: openssl::error::ErrorStack| SignError(error.to_string());
         Ok((
@@ -240,12 +240,12 @@ impl GoogleServiceAccount {
         })
     }
 
-    /// The service account's e-mail address, the `iss` of its JWTs.
+    /// Returns the service account's e-mail address, the `iss` of its JWTs.
     pub fn email(&self) -> &str {
         &self.email
     }
 
-    /// The key id, the `kid` of its JWTs.
+    /// Returns the key id of the service account key.
     pub fn key_id(&self) -> &str {
         &self.key_id
     }
@@ -259,7 +259,7 @@ impl GoogleServiceAccount {
         signer.sign_to_vec().map_err(failed)
     }
 
-    /// The public key in PEM, for verifying the JWTs this account signs.
+    /// Returns the public key in PEM, for verifying the JWTs this account signs.
     pub fn public_key_pem(&self) -> Result<Vec<u8>, SignError> {
         self.key
             .public_key_to_pem()

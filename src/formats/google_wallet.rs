@@ -1,6 +1,6 @@
 //! Google Wallet "save" links: a JWT signed with the agency's service account key (RS256) that
 //! carries a generic class for the certificate type and a generic private pass for the
-//! certificate. Google asks for private passes where a pass holds health or identity data. The link works
+//! certificate. Google requires the private pass type where a pass contains health or identity data. The link works
 //! offline: nothing is sent to Google until the holder opens it.
 //!
 //! A link must stay under 1,800 characters, and a whole certificate's 2D code with the RSA
@@ -15,8 +15,8 @@ use time::OffsetDateTime;
 use super::{hcert, rfc3339, FormatError, Issuance};
 use crate::crypto::{b64url, GoogleServiceAccount, Signer};
 
-/// The longest save JWT intyg hands out, so that the link stays short enough to pass through
-/// browsers and mail clients whole.
+/// The maximum length of a save JWT, so that the link stays short enough to pass through browsers
+/// and mail clients whole.
 pub const MAX_JWT_CHARS: usize = 1_800;
 
 /// The address a save JWT is appended to.

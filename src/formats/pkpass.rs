@@ -3,7 +3,7 @@
 //! CMS signature of the manifest made with the Pass Type ID certificate.
 //!
 //! The pass uses the generic style. Its barcode carries the certificate's signed 2D code, the same
-//! payload as in the PDF, so a verifier checks a pass exactly as it checks the paper. The labels in
+//! payload as in the PDF, so a verifier checks a pass with the same `intyg verify` as the PDF. The labels in
 //! `pass.json` are keys that the `.lproj` folders translate, so a phone set to Swedish shows
 //! Swedish and any other shows English.
 
@@ -27,7 +27,7 @@ pub const CONTENT_TYPE: &str = "application/vnd.apple.pkpass";
 /// The shortest authentication token Apple accepts.
 pub const MIN_AUTHENTICATION_TOKEN_LENGTH: usize = 16;
 
-/// Where a pass asks for its updates, and the token that authorizes those requests.
+/// The PassKit web service of a pass and the token that authorizes its requests.
 #[derive(Debug, Clone, Copy)]
 pub struct WebService<'a> {
     /// The PassKit web service URL; the device appends `/v1/...`.
@@ -47,7 +47,7 @@ pub enum PassState {
     Revoked,
 }
 
-/// What a pass shows beyond the certificate itself.
+/// Settings of a pass beyond the certificate itself.
 #[derive(Debug, Clone, Copy)]
 pub struct PassOptions<'a> {
     /// The agency's name, shown on the lock screen and in notifications.
@@ -215,7 +215,7 @@ enum Locale {
     English,
 }
 
-/// Where a field sits on the front of the pass.
+/// The row of the front of the pass that a field is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Group {
     Primary,
@@ -302,7 +302,7 @@ impl Texts {
         }
     }
 
-    /// Every key of `pass.json` that the strings file of `locale` translates.
+    /// Returns every key of `pass.json` with its text in `locale`, for that locale's strings file.
     fn entries(&self, locale: Locale) -> Vec<(String, String)> {
         let pick = |label: &Label| match locale {
             Locale::Swedish => label.sv.clone(),

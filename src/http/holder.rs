@@ -167,7 +167,8 @@ async fn holder_certificate(
     Ok((certificate.record, data))
 }
 
-/// The answer for a certificate whose personal data was deleted at the end of its retention.
+/// Returns the problem for a certificate whose personal data was deleted at the end of its
+/// retention.
 pub(super) fn gone_data_deleted() -> Problem {
     Problem::new(
         StatusCode::GONE,

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::json;
 use time::OffsetDateTime;
 
+use super::problem::Problem;
 use super::AppState;
 use crate::formats::pkpass;
 use crate::passes;
@@ -31,7 +32,7 @@ pub fn routes() -> Router<AppState> {
         .route("/passkit/v1/log", post(log))
 }
 
-/// The longest device library identifier or push token accepted; Apple's are 32 and 64 hex
+/// The maximum length of a device library identifier or push token. Apple's are 32 and 64 hex
 /// characters.
 const MAX_IDENTIFIER_LENGTH: usize = 256;
 
@@ -110,9 +111,9 @@ async fn unregister(
 }
 
 /// `GET .../devices/{device}/registrations/{pass_type}?passesUpdatedSince=TAG`: the serial
-/// numbers of the device's passes that changed since the tag of the previous answer, or 204.
+/// numbers of the device's passes that changed since the tag of the previous response, or 204.
 ///
-/// The tag is the Unix second of the answer. A pass that changed in that same second is listed
+/// The tag is the Unix second of the response. A pass that changed in that same second is listed
 /// again next time, because a change later in the second must not be missed.
 async fn updated_serials(
     State(state): State<AppState>,
@@ -197,20 +198,14 @@ async fn latest_pass(
 }
 
 async fn open_and_build(state: &AppState, record: CertificateRecord) -> Result<Vec<u8>, Response> {
-    let Some(sealed) = &record.data else {
+    let certificate = state
+        .service
+        .open(record)
+        .map_err(|error| Problem::from(error).into_response())?;
+    let Some(data) = certificate.data else {
         return Err(super::holder::gone_data_deleted().into_response());
     };
-    let data = state
-        .service
-        .data_keys
-        .open(sealed, record.id.as_bytes())
-        .ok()
-        .and_then(|plaintext| serde_json::from_slice(&plaintext).ok());
-    let Some(data) = data else {
-        tracing::error!(certificate_id = %record.id, "cannot open the certificate data for its pass");
-        return Err(StatusCode::INTERNAL_SERVER_ERROR.into_response());
-    };
-    super::holder::build_pass(state, record, data)
+    super::holder::build_pass(state, certificate.record, data)
         .await
         .map_err(IntoResponse::into_response)
 }
@@ -221,7 +216,7 @@ struct LogBody {
     logs: Vec<String>,
 }
 
-/// The longest device log message kept in the server log.
+/// The maximum length of a device log message in the server log.
 const MAX_LOG_MESSAGE: usize = 500;
 
 /// `POST .../log`: devices report problems with the web service here; each message goes to the
@@ -240,7 +235,8 @@ async fn log(body: Bytes) -> Response {
     StatusCode::OK.into_response()
 }
 
-/// Checks the pass type and the `ApplePass` token of `serial`; the error is the status to answer.
+/// Checks the pass type and the `ApplePass` token of `serial`. The error is the status to
+/// respond with.
 fn authorize(
     state: &AppState,
     pass_type: &str,

@@ -151,14 +151,14 @@ pub async fn exchange(
         }
     };
     // NOTE: the code is consumed before the status is read, so the offer of a suspended
-    // certificate does not work after reinstatement; the e-service creates a new offer.
+    // certificate does not work after reinstatement. The e-service then creates a new offer.
     let status = store
         .certificate_by_id(&certificate_id)
         .await?
         .map(|record| record.status)
         .ok_or(TokenError::InvalidGrant)?;
-    // A pending certificate gets a token: its credential request answers with deferred
-    // issuance until a case officer approves it.
+    // A pending certificate gets a token, because its credential request gets deferred issuance
+    // until a case officer approves it.
     if matches!(status, Status::Revoked | Status::Suspended) {
         return Err(TokenError::CertificateNotActive(status.as_str()));
     }

@@ -151,8 +151,8 @@ impl Verification {
                 names.extend(["signature", "chain", "typ", "times", "data_model"]);
             }
         }
-        // A 2D code always gets a status entry, so a verifier sees when its status was not
-        // checked: the code points at no status list.
+        // A 2D code always gets a status entry, so a verifier can tell when its status was not
+        // checked, because the code points at no status list.
         if !self.status.is_empty()
             || self.status_checked
             || self.format == Some(Format::Hcert)
