@@ -1078,6 +1078,22 @@ async fn notification_recorded_once_per_id() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"], "invalid_notification_request");
 
+    // The id belongs to the certificate of its credential: another certificate's access token
+    // cannot report on it.
+    let other = setup.create(json!({})).await;
+    let other_token = setup.token(&pre_authorized_code(&other)).await;
+    let response = setup
+        .http
+        .post(setup.url("/notification"))
+        .bearer_auth(&other_token)
+        .json(&json!({ "notification_id": notification_id, "event": "credential_deleted" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_notification_id", "{body}");
+
     let database = format!(
         "sqlite://{}",
         setup.server.data_dir.path().join("intyg.db").display()

@@ -766,7 +766,7 @@ async fn offer_stored_and_found(store: Arc<dyn Store>) {
     );
     store.create_certificate(&record, None).await.unwrap();
     let (offer, code) = offer(&record.id, Some("tx"));
-    store.create_offer(&offer, &code).await.unwrap();
+    store.create_offer(&offer).await.unwrap();
     assert_eq!(
         store.offer(&offer.id_hash, NOW).await.unwrap(),
         Some(offer.clone())
@@ -794,7 +794,7 @@ async fn pre_authorized_code_redeemed_once(store: Arc<dyn Store>) {
     );
     store.create_certificate(&record, None).await.unwrap();
     let (offer, code) = offer(&record.id, None);
-    store.create_offer(&offer, &code).await.unwrap();
+    store.create_offer(&offer).await.unwrap();
     assert_eq!(
         store
             .redeem_pre_authorized_code(&code.hash, None, 5, NOW)
@@ -820,7 +820,7 @@ async fn tx_code_attempts_lock_offer(store: Arc<dyn Store>) {
     );
     store.create_certificate(&record, None).await.unwrap();
     let (offer, code) = offer(&record.id, Some("right"));
-    store.create_offer(&offer, &code).await.unwrap();
+    store.create_offer(&offer).await.unwrap();
     assert_eq!(
         store
             .redeem_pre_authorized_code(&code.hash, None, 5, NOW)
@@ -873,7 +873,7 @@ async fn right_tx_code_redeems(store: Arc<dyn Store>) {
     );
     store.create_certificate(&record, None).await.unwrap();
     let (offer, code) = offer(&record.id, Some("right"));
-    store.create_offer(&offer, &code).await.unwrap();
+    store.create_offer(&offer).await.unwrap();
     assert_eq!(
         store
             .redeem_pre_authorized_code(&code.hash, Some("wrong"), 5, NOW)
@@ -899,7 +899,7 @@ async fn concurrent_redemptions_one_wins(store: Arc<dyn Store>) {
     );
     store.create_certificate(&record, None).await.unwrap();
     let (offer, code) = offer(&record.id, Some("right"));
-    store.create_offer(&offer, &code).await.unwrap();
+    store.create_offer(&offer).await.unwrap();
     let attempts: Vec<_> = (0..40)
         .map(|index| {
             let store = Arc::clone(&store);

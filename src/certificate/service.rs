@@ -518,9 +518,7 @@ impl CertificateService {
                 now,
             )
             .map_err(random_failed)?;
-            self.store
-                .create_offer(&offer.record, &offer.secret)
-                .await?;
+            self.store.create_offer(&offer.record).await?;
             if let Some(issuer_state) = &offer.issuer_state {
                 self.store.put_secret(issuer_state).await?;
             }

@@ -1,5 +1,5 @@
 use openssl::bn::{BigNum, BigNumContext};
-use openssl::ec::{EcGroup, EcKey};
+use openssl::ec::{EcGroup, EcKey, EcPoint};
 use openssl::nid::Nid;
 use openssl::pkey::{PKey, Public};
 use serde_json::{Map, Value};
@@ -107,19 +107,78 @@ pub fn public_key_from_jwk(jwk: &Map<String, Value>) -> Result<PKey<Public>, Jwk
     let x = coordinate("x")?;
     let y = coordinate("y")?;
 
-    // p256 rejects points that are not on the curve, which OpenSSL's affine constructor also
-    // checks; both see the same SEC1 encoding.
     let mut sec1 = Vec::with_capacity(65);
     sec1.push(0x04);
     sec1.extend_from_slice(&x);
     sec1.extend_from_slice(&y);
+    // p256 rejects a point that is not on the curve, and OpenSSL's decoder checks the same.
+    // P-256 has cofactor 1, so a point on the curve lies in the group of prime order and needs
+    // no further check. OpenSSL's affine-coordinate constructor would also multiply the point by
+    // the group order, which costs more than the ECDSA check the key is built for.
     p256::PublicKey::from_sec1_bytes(&sec1)
         .map_err(|error| JwkError::InvalidPoint(error.to_string()))?;
 
     let invalid = |error: openssl::error::ErrorStack| JwkError::InvalidPoint(error.to_string());
     let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).map_err(invalid)?;
-    let x = BigNum::from_slice(&x).map_err(invalid)?;
-    let y = BigNum::from_slice(&y).map_err(invalid)?;
-    let ec = EcKey::from_public_key_affine_coordinates(&group, &x, &y).map_err(invalid)?;
+    let mut context = BigNumContext::new().map_err(invalid)?;
+    let point = EcPoint::from_bytes(&group, &sec1, &mut context).map_err(invalid)?;
+    let ec = EcKey::from_public_key(&group, &point).map_err(invalid)?;
     PKey::from_ec_key(ec).map_err(invalid)
+}
+
+#[cfg(test)]
+mod tests {
+    use openssl::ec::{EcGroup, EcKey};
+    use openssl::nid::Nid;
+    use openssl::pkey::PKey;
+    use serde_json::json;
+
+    use super::*;
+
+    fn fresh_jwk() -> Map<String, Value> {
+        let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
+        let private = EcKey::generate(&group).unwrap();
+        let public = EcKey::from_public_key(&group, private.public_key()).unwrap();
+        ec_public_jwk(&PKey::from_ec_key(public).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn key_round_trips_through_jwk() {
+        let jwk = fresh_jwk();
+        let key = public_key_from_jwk(&jwk).unwrap();
+        assert_eq!(ec_public_jwk(&key).unwrap(), jwk);
+    }
+
+    #[test]
+    fn point_off_the_curve_refused() {
+        let mut jwk = fresh_jwk();
+        let mut y = b64url_decode(jwk["y"].as_str().unwrap()).unwrap();
+        y[31] ^= 1;
+        jwk.insert("y".into(), Value::from(b64url(&y)));
+        let error = public_key_from_jwk(&jwk).unwrap_err();
+        assert!(matches!(error, JwkError::InvalidPoint(_)), "{error}");
+    }
+
+    #[test]
+    fn other_curves_and_short_coordinates_refused() {
+        let jwk = fresh_jwk();
+        let mut other_curve = jwk.clone();
+        other_curve.insert("crv".into(), json!("P-384"));
+        assert!(matches!(
+            public_key_from_jwk(&other_curve),
+            Err(JwkError::UnsupportedKey { .. })
+        ));
+        let mut short = jwk.clone();
+        short.insert("x".into(), json!(b64url([1u8; 31])));
+        assert!(matches!(
+            public_key_from_jwk(&short),
+            Err(JwkError::InvalidPoint(_))
+        ));
+        let mut private = jwk;
+        private.insert("d".into(), json!(b64url([1u8; 32])));
+        assert!(matches!(
+            parse_holder_jwk(&Value::Object(private)),
+            Err(JwkError::PrivateKey)
+        ));
+    }
 }

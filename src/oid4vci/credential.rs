@@ -8,13 +8,13 @@ use time::OffsetDateTime;
 use super::metadata::BATCH_SIZE;
 use super::nonce::consume_c_nonce;
 use super::proof::{check_proof, ProofExpectations};
-use super::{configuration_id, hash_secret, new_secret};
+use super::{configuration_id, hash_secret, new_sealed_value, new_secret};
 use crate::certificate::{Certificate, CertificateService, ServiceError};
 use crate::formats::Format;
 use crate::issuer::IssueRequest;
-use crate::store::{AccessTokenRecord, DeferredCredential, Secret, Status, StoreError};
+use crate::store::{AccessTokenRecord, DeferredCredential, Status, StoreError};
 
-/// Secret kind of the `notification_id` values in credential responses.
+/// Purpose of the MAC of the `notification_id` values in credential responses.
 pub const NOTIFICATION_ID: &str = "notification_id";
 
 /// How long a notification id and a deferred transaction stay valid, in seconds (30 days).
@@ -251,7 +251,7 @@ pub async fn issue(
         keys.push(proof.jwk);
     }
     for nonce in &nonces {
-        if !consume_c_nonce(store, nonce, now.unix_timestamp()).await? {
+        if !consume_c_nonce(store, &service.data_keys, nonce, now.unix_timestamp()).await? {
             return Err(CredentialError::InvalidNonce(
                 "a proof's nonce was not issued by this issuer, has expired or was used before; request a new c_nonce from the nonce endpoint".into(),
             ));
@@ -288,7 +288,7 @@ pub async fn issue(
         Status::Active => {}
     }
     let credentials = sign_credentials(service, certificate, request.format, &keys, now)?;
-    let notification_id = new_notification_id(service, &certificate.record.id, now).await?;
+    let notification_id = new_notification_id(service, &certificate.record.id, now)?;
     Ok(CredentialOutcome::Issued {
         credentials,
         notification_id,
@@ -363,7 +363,7 @@ pub async fn issue_deferred(
             ))
         })?;
     let credentials = sign_credentials(service, &certificate, format, &keys, now)?;
-    let notification_id = new_notification_id(service, &certificate.record.id, now).await?;
+    let notification_id = new_notification_id(service, &certificate.record.id, now)?;
     Ok(DeferredOutcome::Issued {
         credentials,
         notification_id,
@@ -410,23 +410,20 @@ fn sign_credentials(
         .collect()
 }
 
-async fn new_notification_id(
+/// Returns the `notification_id` of a credential response: a sealed value for the certificate,
+/// so the notification endpoint recognises it without a stored copy.
+fn new_notification_id(
     service: &CertificateService,
     certificate_id: &str,
     now: OffsetDateTime,
 ) -> Result<String, CredentialError> {
-    let notification_id =
-        new_secret().map_err(|error| CredentialError::Internal(error.to_string()))?;
-    service
-        .store
-        .put_secret(&Secret {
-            kind: NOTIFICATION_ID.into(),
-            hash: hash_secret(&notification_id),
-            subject_id: certificate_id.to_owned(),
-            expires_at: now.unix_timestamp() + FOLLOW_UP_LIFETIME_SECONDS,
-        })
-        .await?;
-    Ok(notification_id)
+    new_sealed_value(
+        &service.data_keys,
+        NOTIFICATION_ID,
+        certificate_id,
+        now.unix_timestamp() + FOLLOW_UP_LIFETIME_SECONDS,
+    )
+    .map_err(|error| CredentialError::Internal(error.to_string()))
 }
 
 #[cfg(test)]

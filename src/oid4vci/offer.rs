@@ -10,9 +10,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::authorization::{issuer_state, ISSUER_STATE};
-use super::{
-    configuration_id, hash_secret, new_secret, PRE_AUTHORIZED_CODE, PRE_AUTHORIZED_CODE_GRANT,
-};
+use super::{configuration_id, hash_secret, new_secret, PRE_AUTHORIZED_CODE_GRANT};
 use crate::crypto::b64url;
 use crate::formats::Format;
 use crate::store::{OfferRecord, Secret};
@@ -44,8 +42,8 @@ pub struct NewOffer {
     pub id: String,
     /// The transaction code, for the e-service to send to the holder through another channel.
     pub tx_code: Option<String>,
+    /// The stored offer; storing it stores its pre-authorized code too.
     pub record: OfferRecord,
-    pub secret: Secret,
     /// The `issuer_state` of the authorization code grant, when the offer has one.
     pub issuer_state: Option<Secret>,
 }
@@ -86,12 +84,6 @@ pub fn new_offer(
                 .map(|tx_code| tx_code_hash(&code, tx_code)),
             tx_code_length,
             failed_attempts: 0,
-            expires_at,
-        },
-        secret: Secret {
-            kind: PRE_AUTHORIZED_CODE.into(),
-            hash: hash_secret(&code),
-            subject_id: certificate_id.to_owned(),
             expires_at,
         },
         issuer_state: state.map(|state| Secret {
@@ -213,7 +205,7 @@ mod tests {
         let code = offer.offer["grants"][PRE_AUTHORIZED_CODE_GRANT]["pre-authorized_code"]
             .as_str()
             .unwrap();
-        assert_eq!(offer.secret.hash, hash_secret(code));
+        assert_eq!(offer.record.code_hash, hash_secret(code));
         assert_eq!(code, pre_authorized_code(&offer.id));
         assert_eq!(
             offer.offer["credential_configuration_ids"][0],

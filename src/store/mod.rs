@@ -340,14 +340,15 @@ pub trait Store: Send + Sync + 'static {
 
     /// Stores a secret unless one of the same kind and hash exists, and returns whether it was
     /// stored: of concurrent calls with the same value, exactly one gets `true`. Used to accept a
-    /// DPoP proof's `jti` once.
+    /// DPoP proof's `jti` and a `c_nonce` once.
     async fn put_secret_once(&self, secret: &Secret) -> Result<bool, StoreError>;
 
     /// Deletes every secret that expired before `now` and returns how many.
     async fn purge_expired_secrets(&self, now: i64) -> Result<u64, StoreError>;
 
-    /// Stores a credential offer and its pre-authorized code in one transaction.
-    async fn create_offer(&self, offer: &OfferRecord, code: &Secret) -> Result<(), StoreError>;
+    /// Stores a credential offer in one statement, in which a trigger stores its pre-authorized
+    /// code: a `pre-authorized_code` secret with the offer's code hash, certificate and expiry.
+    async fn create_offer(&self, offer: &OfferRecord) -> Result<(), StoreError>;
 
     /// Returns the unexpired offer whose id hashes to `id_hash`.
     async fn offer(&self, id_hash: &str, now: i64) -> Result<Option<OfferRecord>, StoreError>;
@@ -889,15 +890,8 @@ macro_rules! store_impl {
             Ok(secrets.rows_affected() + sessions.rows_affected() + tokens.rows_affected() + offers.rows_affected() + deferred.rows_affected())
         }
 
-        async fn create_offer(&self, offer: &OfferRecord, code: &Secret) -> Result<(), StoreError> {
-            let mut transaction = self.begin_write().await?;
-            sqlx::query("INSERT INTO secrets (kind, hash, subject_id, expires_at) VALUES ($1, $2, $3, $4)")
-                .bind(&code.kind)
-                .bind(&code.hash)
-                .bind(&code.subject_id)
-                .bind(code.expires_at)
-                .execute(&mut *transaction)
-                .await?;
+        async fn create_offer(&self, offer: &OfferRecord) -> Result<(), StoreError> {
+            // A trigger stores the offer's pre-authorized code in the same statement.
             sqlx::query(
                 "INSERT INTO credential_offers (id_hash, code_hash, certificate_id, tx_code_hash, tx_code_length, failed_attempts, expires_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -909,9 +903,8 @@ macro_rules! store_impl {
             .bind(offer.tx_code_length)
             .bind(offer.failed_attempts)
             .bind(offer.expires_at)
-            .execute(&mut *transaction)
+            .execute(&self.writer)
             .await?;
-            transaction.commit().await?;
             Ok(())
         }
 
@@ -945,7 +938,25 @@ macro_rules! store_impl {
             max_attempts: i64,
             now: i64,
         ) -> Result<Redemption, StoreError> {
-            // A wrong or missing transaction code counts one attempt, atomically per row.
+            // A right code is the common case, so it is tried first: one statement grants it.
+            let granted = sqlx::query(
+                "DELETE FROM secrets WHERE kind = 'pre-authorized_code' AND hash = $1 AND expires_at > $2
+                   AND NOT EXISTS (SELECT 1 FROM credential_offers WHERE code_hash = $1
+                       AND (failed_attempts >= $3 OR (tx_code_hash IS NOT NULL AND tx_code_hash <> COALESCE($4, ''))))
+                 RETURNING subject_id",
+            )
+            .bind(code_hash)
+            .bind(now)
+            .bind(max_attempts)
+            .bind(tx_code_hash)
+            .fetch_optional(&self.writer)
+            .await?;
+            if let Some(row) = granted {
+                return Ok(Redemption::Granted(row.try_get("subject_id")?));
+            }
+
+            // Otherwise a wrong or missing transaction code counts one attempt, atomically per
+            // row.
             let failed = sqlx::query(
                 "UPDATE credential_offers SET failed_attempts = failed_attempts + 1
                  WHERE code_hash = $1 AND tx_code_hash IS NOT NULL AND tx_code_hash <> COALESCE($2, '')
@@ -968,22 +979,6 @@ macro_rules! store_impl {
                     return Ok(Redemption::Locked);
                 }
                 return Ok(Redemption::WrongTxCode { attempts_left: max_attempts - attempts });
-            }
-
-            let granted = sqlx::query(
-                "DELETE FROM secrets WHERE kind = 'pre-authorized_code' AND hash = $1 AND expires_at > $2
-                   AND NOT EXISTS (SELECT 1 FROM credential_offers WHERE code_hash = $1
-                       AND (failed_attempts >= $3 OR (tx_code_hash IS NOT NULL AND tx_code_hash <> COALESCE($4, ''))))
-                 RETURNING subject_id",
-            )
-            .bind(code_hash)
-            .bind(now)
-            .bind(max_attempts)
-            .bind(tx_code_hash)
-            .fetch_optional(&self.writer)
-            .await?;
-            if let Some(row) = granted {
-                return Ok(Redemption::Granted(row.try_get("subject_id")?));
             }
 
             let locked = sqlx::query("SELECT 1 AS locked FROM credential_offers WHERE code_hash = $1 AND failed_attempts >= $2")

@@ -18,9 +18,9 @@ use crate::oid4vci::credential::{
 };
 use crate::oid4vci::dpop::{check_dpop_proof, DpopError, DpopTarget};
 use crate::oid4vci::encryption::ResponseEncryption;
-use crate::oid4vci::hash_secret;
 use crate::oid4vci::metadata::endpoint;
 use crate::oid4vci::nonce::new_c_nonce;
+use crate::oid4vci::{hash_secret, open_sealed_value};
 use crate::store::{AccessTokenRecord, AuditEvent};
 
 /// Notification events a wallet may send (OpenID4VCI 1.0).
@@ -33,12 +33,10 @@ const NOTIFICATION_EVENTS: [&str; 3] = [
 /// `POST /nonce`: a fresh `c_nonce`.
 pub(super) async fn nonce(State(state): State<AppState>) -> Result<Response, OauthError> {
     let now = OffsetDateTime::now_utc().unix_timestamp();
-    let nonce = new_c_nonce(state.service.store.as_ref(), now)
-        .await
-        .map_err(|error| {
-            tracing::error!(%error, "creating a c_nonce failed");
-            OauthError::internal()
-        })?;
+    let nonce = new_c_nonce(&state.service.data_keys, now).map_err(|error| {
+        tracing::error!(%error, "creating a c_nonce failed");
+        OauthError::internal()
+    })?;
     Ok((NO_STORE, Json(json!({ "c_nonce": nonce }))).into_response())
 }
 
@@ -150,15 +148,16 @@ pub(super) async fn notification(
             invalid("event must be credential_accepted, credential_failure or credential_deleted")
         })?;
 
-    let store = state.service.store.as_ref();
-    let subject = store
-        .find_secret(NOTIFICATION_ID, &hash_secret(notification_id), now)
-        .await
-        .map_err(|error| {
-            tracing::error!(%error, "looking up a notification id failed");
-            OauthError::internal()
-        })?;
-    if subject.as_deref() != Some(token.certificate_id.as_str()) {
+    let keys = &state.service.data_keys;
+    if open_sealed_value(
+        keys,
+        NOTIFICATION_ID,
+        &token.certificate_id,
+        notification_id,
+        now,
+    )
+    .is_none()
+    {
         return Err(OauthError::bad_request(
             "invalid_notification_id",
             "the notification_id is unknown, expired or belongs to another access token",
@@ -166,7 +165,9 @@ pub(super) async fn notification(
     }
     // The wallet's event_description is free text that may name the holder, so it is not
     // stored.
-    store
+    state
+        .service
+        .store
         .record_audit(&AuditEvent {
             at: now,
             actor: "wallet".into(),
