@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::crypto::{DataKeyError, DataKeys, PassSigningKey};
+use crate::crypto::{DataKeys, PassSigningKey};
 use crate::store::Store;
 
 /// The purpose under which pass authentication tokens are derived from the data keys.
@@ -17,7 +17,7 @@ const TOKEN_PURPOSE: &str = "apple-pass-authentication";
 
 /// Returns the authentication token of the pass `serial_number`. It is derived from the data
 /// keys, so it is stable for the pass and nothing needs to be stored.
-pub fn authentication_token(keys: &DataKeys, serial_number: &str) -> Result<String, DataKeyError> {
+pub fn authentication_token(keys: &DataKeys, serial_number: &str) -> String {
     keys.token(TOKEN_PURPOSE, serial_number.as_bytes())
 }
 

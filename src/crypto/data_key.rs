@@ -156,9 +156,9 @@ impl DataKeys {
     /// for the PassKit web service: HMAC-SHA256 under a key derived from the active data key for
     /// that purpose, base64url. Nothing is stored, and tokens made with any configured key verify,
     /// so a key rotation keeps them working.
-    pub fn token(&self, purpose: &str, message: &[u8]) -> Result<String, DataKeyError> {
+    pub fn token(&self, purpose: &str, message: &[u8]) -> String {
         let key = &self.keys[&self.active_id];
-        Ok(super::b64url(hmac_for(key, purpose, message)?))
+        super::b64url(hmac_for(key, purpose, message))
     }
 
     /// Checks a token made by [`DataKeys::token`] with any configured key, in constant time.
@@ -167,26 +167,27 @@ impl DataKeys {
             return false;
         };
         self.keys.values().any(|key| {
-            hmac_for(key, purpose, message).is_ok_and(|expected| {
-                expected.len() == presented.len() && openssl::memcmp::eq(&expected, &presented)
-            })
+            let expected = hmac_for(key, purpose, message);
+            expected.len() == presented.len() && openssl::memcmp::eq(&expected, &presented)
         })
     }
 }
 
 /// HMAC-SHA256 of `message` under HMAC-SHA256(`key`, `purpose`), so each purpose has a key of
 /// its own.
-fn hmac_for(key: &[u8; 32], purpose: &str, message: &[u8]) -> Result<Vec<u8>, DataKeyError> {
-    let crypto = |error: openssl::error::ErrorStack| DataKeyError::Crypto(error.to_string());
-    let mac = |key: &[u8], data: &[u8]| -> Result<Vec<u8>, DataKeyError> {
-        let key = openssl::pkey::PKey::hmac(key).map_err(crypto)?;
-        let mut signer = openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &key)
-            .map_err(crypto)?;
-        signer.update(data).map_err(crypto)?;
-        signer.sign_to_vec().map_err(crypto)
-    };
-    let derived = mac(key, purpose.as_bytes())?;
-    mac(&derived, message)
+fn hmac_for(key: &[u8; 32], purpose: &str, message: &[u8]) -> [u8; 32] {
+    hmac_sha256(&hmac_sha256(key, purpose.as_bytes()), message)
+}
+
+/// HMAC-SHA256 (RFC 2104). The pure Rust implementation gives the same bytes as OpenSSL's for a
+/// small fraction of the set-up cost that OpenSSL pays per key.
+fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    use hmac::Mac;
+    // HMAC takes keys of any length, so creating it cannot fail.
+    #[allow(clippy::expect_used)]
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC accepts any key");
+    mac.update(message);
+    mac.finalize().into_bytes().into()
 }
 
 #[cfg(test)]
@@ -198,14 +199,24 @@ mod tests {
         let old = DataKeys::generate_entry("old").unwrap();
         let new = DataKeys::generate_entry("new").unwrap();
         let before = DataKeys::parse(std::slice::from_ref(&old)).unwrap();
-        let token = before.token("pass", b"serial-1").unwrap();
+        let token = before.token("pass", b"serial-1");
         assert!(before.verify_token("pass", b"serial-1", &token));
         assert!(!before.verify_token("pass", b"serial-2", &token));
         assert!(!before.verify_token("download", b"serial-1", &token));
         assert!(!before.verify_token("pass", b"serial-1", "not base64!"));
         let rotated = DataKeys::parse(&[new, old]).unwrap();
         assert!(rotated.verify_token("pass", b"serial-1", &token));
-        assert_ne!(rotated.token("pass", b"serial-1").unwrap(), token);
+        assert_ne!(rotated.token("pass", b"serial-1"), token);
+    }
+
+    #[test]
+    fn hmac_matches_rfc_4231() {
+        // Test case 2 of RFC 4231.
+        let mac = hmac_sha256(b"Jefe", b"what do ya want for nothing?");
+        assert_eq!(
+            mac.iter().map(|byte| format!("{byte:02x}")).collect::<String>(),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
     }
 
     fn keys(entries: &[&str]) -> DataKeys {

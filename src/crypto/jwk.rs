@@ -64,18 +64,34 @@ pub fn jwk_thumbprint(jwk: &Map<String, Value>) -> Result<String, JwkError> {
 
 /// Checks that `value` is a public P-256 JWK and returns it with only its public members.
 pub fn parse_holder_jwk(value: &Value) -> Result<Map<String, Value>, JwkError> {
+    holder_key(value).map(|(jwk, _)| jwk)
+}
+
+/// Checks that `value` is a public P-256 JWK and returns it with only its public members, and
+/// the key it describes.
+pub fn holder_key(value: &Value) -> Result<(Map<String, Value>, PKey<Public>), JwkError> {
     let jwk = value.as_object().ok_or(JwkError::NotAnObject)?;
     if jwk.contains_key("d") {
         return Err(JwkError::PrivateKey);
     }
-    public_key_from_jwk(jwk)?;
+    let key = public_key_from_jwk(jwk)?;
     let mut public = Map::new();
     for name in ["kty", "crv", "x", "y"] {
         if let Some(member) = jwk.get(name) {
             public.insert(name.to_owned(), member.clone());
         }
     }
-    Ok(public)
+    Ok((public, key))
+}
+
+/// Returns the P-256 group, built once: OpenSSL builds a named group anew on every call.
+fn p256_group() -> Result<&'static EcGroup, openssl::error::ErrorStack> {
+    static GROUP: std::sync::OnceLock<EcGroup> = std::sync::OnceLock::new();
+    if let Some(group) = GROUP.get() {
+        return Ok(group);
+    }
+    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1)?;
+    Ok(GROUP.get_or_init(|| group))
 }
 
 /// Builds an OpenSSL public key from a P-256 JWK, checking that the point is on the curve.
@@ -111,18 +127,15 @@ pub fn public_key_from_jwk(jwk: &Map<String, Value>) -> Result<PKey<Public>, Jwk
     sec1.push(0x04);
     sec1.extend_from_slice(&x);
     sec1.extend_from_slice(&y);
-    // p256 rejects a point that is not on the curve, and OpenSSL's decoder checks the same.
-    // P-256 has cofactor 1, so a point on the curve lies in the group of prime order and needs
-    // no further check. OpenSSL's affine-coordinate constructor would also multiply the point by
-    // the group order, which costs more than the ECDSA check the key is built for.
-    p256::PublicKey::from_sec1_bytes(&sec1)
-        .map_err(|error| JwkError::InvalidPoint(error.to_string()))?;
-
+    // OpenSSL's decoder rejects a point that is not on the curve. P-256 has cofactor 1, so a
+    // point on the curve lies in the group of prime order and needs no further check; OpenSSL's
+    // affine-coordinate constructor would also multiply the point by the group order, which
+    // costs more than the ECDSA check the key is built for.
     let invalid = |error: openssl::error::ErrorStack| JwkError::InvalidPoint(error.to_string());
-    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).map_err(invalid)?;
+    let group = p256_group().map_err(invalid)?;
     let mut context = BigNumContext::new().map_err(invalid)?;
-    let point = EcPoint::from_bytes(&group, &sec1, &mut context).map_err(invalid)?;
-    let ec = EcKey::from_public_key(&group, &point).map_err(invalid)?;
+    let point = EcPoint::from_bytes(group, &sec1, &mut context).map_err(invalid)?;
+    let ec = EcKey::from_public_key(group, &point).map_err(invalid)?;
     PKey::from_ec_key(ec).map_err(invalid)
 }
 

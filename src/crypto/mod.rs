@@ -14,7 +14,9 @@ mod wallet_keys;
 pub use chain::{verify_chain, verify_chain_window, ChainCache, ChainError, VerifiedChain};
 pub use data_key::{DataKeyError, DataKeys, SealedData};
 pub use generate::{generate_development_set, GenerateError};
-pub use jwk::{ec_public_jwk, jwk_thumbprint, parse_holder_jwk, public_key_from_jwk, JwkError};
+pub use jwk::{
+    ec_public_jwk, holder_key, jwk_thumbprint, parse_holder_jwk, public_key_from_jwk, JwkError,
+};
 pub use keys::{IssuerKey, KeyError, RetiredKey};
 pub use wallet_keys::{GoogleServiceAccount, PassSigningKey, WalletKeyError};
 

@@ -85,11 +85,7 @@ pub(super) async fn build_pass(
     record: CertificateRecord,
     data: CertificateData,
 ) -> Result<Vec<u8>, Problem> {
-    let token =
-        passes::authentication_token(&state.service.data_keys, &record.id).map_err(|error| {
-            tracing::error!(%error, "cannot derive a pass authentication token");
-            Problem::internal()
-        })?;
+    let token = passes::authentication_token(&state.service.data_keys, &record.id);
     let issuer = std::sync::Arc::clone(&state.service.issuer);
     let web_service_url = format!("{}/passkit", issuer.issuer_id);
     let id = record.id.clone();

@@ -8,14 +8,14 @@
 use openssl::hash::MessageDigest;
 use openssl::pkey::PKey;
 use openssl::sign::Signer as HmacSigner;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::hash_secret;
 use super::metadata::SIGNING_ALGORITHM;
-use crate::crypto::{b64url, jwk_thumbprint, parse_holder_jwk, DataKeys};
+use crate::crypto::{b64url, holder_key, jwk_thumbprint, DataKeys};
 use crate::store::{Secret, Store, StoreError};
-use crate::verify::jws::{signature_matches_jwk, DecodedJws};
+use crate::verify::jws::{es256_signature_matches, DecodedJws};
 
 /// The JOSE `typ` of a DPoP proof.
 pub const DPOP_TYP: &str = "dpop+jwt";
@@ -145,9 +145,9 @@ pub async fn check_dpop_proof(
     if jwk.as_object().is_some_and(|jwk| jwk.contains_key("d")) {
         return invalid("the DPoP proof's jwk contains the private key member \"d\"".into());
     }
-    let jwk: Map<String, Value> = parse_holder_jwk(jwk)
+    let (jwk, key) = holder_key(jwk)
         .map_err(|error| DpopError::Invalid(format!("the DPoP proof's jwk: {error}")))?;
-    if !signature_matches_jwk(&jwk, decoded.signing_input.as_bytes(), &decoded.signature) {
+    if !es256_signature_matches(&key, decoded.signing_input.as_bytes(), &decoded.signature) {
         return invalid("the DPoP proof's signature does not verify with its jwk".into());
     }
 

@@ -5,8 +5,8 @@
 use serde_json::{Map, Value};
 
 use super::metadata::SIGNING_ALGORITHM;
-use crate::crypto::parse_holder_jwk;
-use crate::verify::jws::{signature_matches_jwk, DecodedJws};
+use crate::crypto::holder_key;
+use crate::verify::jws::{es256_signature_matches, DecodedJws};
 
 /// The JOSE `typ` of a key proof.
 pub const PROOF_TYP: &str = "openid4vci-proof+jwt";
@@ -101,9 +101,9 @@ pub fn check_proof(
             "the proof's jwk contains the private key member {member:?}; send only the public key"
         ));
     }
-    let jwk =
-        parse_holder_jwk(jwk).map_err(|error| ProofError(format!("the proof's jwk: {error}")))?;
-    if !signature_matches_jwk(&jwk, decoded.signing_input.as_bytes(), &decoded.signature) {
+    let (jwk, key) =
+        holder_key(jwk).map_err(|error| ProofError(format!("the proof's jwk: {error}")))?;
+    if !es256_signature_matches(&key, decoded.signing_input.as_bytes(), &decoded.signature) {
         return fail("the proof's signature does not verify with its jwk".into());
     }
 
