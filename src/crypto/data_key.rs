@@ -214,7 +214,9 @@ mod tests {
         // Test case 2 of RFC 4231.
         let mac = hmac_sha256(b"Jefe", b"what do ya want for nothing?");
         assert_eq!(
-            mac.iter().map(|byte| format!("{byte:02x}")).collect::<String>(),
+            mac.iter()
+                .map(|byte| format!("{byte:02x}"))
+                .collect::<String>(),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
     }

@@ -39,7 +39,14 @@ pub enum StoreError {
     /// The certificate's status list entry belongs to another certificate; draw another.
     #[error("status list {list} index {index} is already taken")]
     StatusEntryTaken { list: u32, index: u32 },
+    /// The SQLite writer could not run or commit a write.
+    #[error("database write failed: {0}")]
+    Writer(String),
 }
+
+/// The future of a write job: the statements it runs on the writing connection.
+type WriteFuture<'c, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, StoreError>> + Send + 'c>>;
 
 /// An e-service client and the certificate types it may issue. Its API key is stored only as a
 /// SHA-256 hash.
@@ -481,6 +488,42 @@ fn decode_list(text: &str) -> Result<Vec<String>, StoreError> {
 /// so one body keeps them from drifting apart.
 macro_rules! store_impl {
     ($store:ty, $database:ty) => {
+    impl $store {
+        /// Moves the certificate from status `from` to `to` and records `action` in the audit
+        /// log when it changed.
+        #[allow(clippy::too_many_arguments)]
+        async fn move_status(
+            &self,
+            client_id: &str,
+            id: &str,
+            from: Status,
+            to: Status,
+            at: i64,
+            actor: &str,
+            action: &'static str,
+        ) -> Result<(), StoreError> {
+            let (owner, certificate_id, actor) = (client_id.to_owned(), id.to_owned(), actor.to_owned());
+            self.write(move |connection| Box::pin(async move {
+                let mut transaction = connection.begin().await?;
+                let changed = sqlx::query(
+                    "UPDATE certificates SET status = $1, updated_at = $2 WHERE id = $3 AND client_id = $4 AND status = $5",
+                )
+                .bind(to.as_str())
+                .bind(at)
+                .bind(&certificate_id)
+                .bind(&owner)
+                .bind(from.as_str())
+                .execute(&mut *transaction)
+                .await?;
+                if changed.rows_affected() == 1 {
+                    insert_audit(&mut transaction, at, &actor, action, Some(&certificate_id), None).await?;
+                }
+                transaction.commit().await?;
+                Ok(())
+            })).await
+        }
+    }
+
     #[async_trait::async_trait]
     impl Store for $store {
         async fn ping(&self) -> Result<(), StoreError> {
@@ -489,21 +532,25 @@ macro_rules! store_impl {
         }
 
         async fn add_client(&self, client: &ApiClient) -> Result<(), StoreError> {
-            let result = sqlx::query(
-                "INSERT INTO api_clients (id, name, key_hash, types, created_at) VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(&client.id)
-            .bind(&client.name)
-            .bind(&client.key_hash)
-            .bind(super::encode_list(&client.types)?)
-            .bind(client.created_at)
-            .execute(&self.writer)
-            .await?;
-            if result.rows_affected() == 0 {
-                return Err(StoreError::Duplicate(format!("a client named {:?}", client.name)));
-            }
-            Ok(())
+            let client = client.clone();
+            let types = super::encode_list(&client.types)?;
+            self.write(move |connection| Box::pin(async move {
+                let result = sqlx::query(
+                    "INSERT INTO api_clients (id, name, key_hash, types, created_at) VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(&client.id)
+                .bind(&client.name)
+                .bind(&client.key_hash)
+                .bind(types)
+                .bind(client.created_at)
+                .execute(&mut *connection)
+                .await?;
+                if result.rows_affected() == 0 {
+                    return Err(StoreError::Duplicate(format!("a client named {:?}", client.name)));
+                }
+                Ok(())
+            })).await
         }
 
         async fn client_by_key_hash(&self, key_hash: &str) -> Result<Option<ApiClient>, StoreError> {
@@ -529,49 +576,55 @@ macro_rules! store_impl {
             certificate: &CertificateRecord,
             idempotency: Option<&Idempotency>,
         ) -> Result<CreateOutcome, StoreError> {
+            let record = certificate.clone();
             // Without an idempotency key one INSERT is the whole operation, and it is atomic
             // with its audit event because a trigger writes that event.
-            let Some(idempotency) = idempotency else {
-                insert_certificate(&self.writer, certificate).await?;
+            let Some(idempotency) = idempotency.cloned() else {
+                self.write(move |connection| Box::pin(async move {
+                    insert_certificate(&mut *connection, &record).await
+                })).await?;
                 return Ok(CreateOutcome::Created(certificate.clone()));
             };
-            let mut transaction = self.begin_write().await?;
-            {
+            let claimed = self.write(move |connection| Box::pin(async move {
+                let mut transaction = connection.begin().await?;
                 let claimed = sqlx::query(
                     "INSERT INTO idempotency_keys (client_id, idempotency_key, request_hash, certificate_id, created_at)
                      VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
                 )
-                .bind(&certificate.client_id)
+                .bind(&record.client_id)
                 .bind(&idempotency.key)
                 .bind(&idempotency.request_hash)
-                .bind(&certificate.id)
-                .bind(certificate.created_at)
+                .bind(&record.id)
+                .bind(record.created_at)
                 .execute(&mut *transaction)
                 .await?;
                 if claimed.rows_affected() == 0 {
                     let row = sqlx::query(
                         "SELECT request_hash, certificate_id FROM idempotency_keys WHERE client_id = $1 AND idempotency_key = $2",
                     )
-                    .bind(&certificate.client_id)
+                    .bind(&record.client_id)
                     .bind(&idempotency.key)
                     .fetch_one(&mut *transaction)
                     .await?;
                     let request_hash: String = row.try_get("request_hash")?;
                     let certificate_id: String = row.try_get("certificate_id")?;
                     transaction.rollback().await?;
-                    if request_hash != idempotency.request_hash {
-                        return Ok(CreateOutcome::Conflict { certificate_id });
-                    }
+                    return Ok(Some((request_hash == idempotency.request_hash, certificate_id)));
+                }
+                insert_certificate(&mut *transaction, &record).await?;
+                transaction.commit().await?;
+                Ok(None)
+            })).await?;
+            match claimed {
+                None => Ok(CreateOutcome::Created(certificate.clone())),
+                Some((false, certificate_id)) => Ok(CreateOutcome::Conflict { certificate_id }),
+                Some((true, certificate_id)) => {
                     let existing = self.certificate(&certificate.client_id, &certificate_id).await?;
-                    return existing
+                    existing
                         .map(CreateOutcome::Replayed)
-                        .ok_or_else(|| StoreError::Corrupt(format!("idempotency key names the missing certificate {certificate_id}")));
+                        .ok_or_else(|| StoreError::Corrupt(format!("idempotency key names the missing certificate {certificate_id}")))
                 }
             }
-
-            insert_certificate(&mut *transaction, certificate).await?;
-            transaction.commit().await?;
-            Ok(CreateOutcome::Created(certificate.clone()))
         }
 
         async fn certificate(&self, client_id: &str, id: &str) -> Result<Option<CertificateRecord>, StoreError> {
@@ -607,39 +660,35 @@ macro_rules! store_impl {
             at: i64,
             actor: &str,
         ) -> Result<Option<CertificateRecord>, StoreError> {
-            let mut transaction = self.begin_write().await?;
-            let changed = sqlx::query(
-                "UPDATE certificates SET status = 'revoked', revoked_at = $1, revocation_reason = $2, updated_at = $1
-                 WHERE id = $3 AND client_id = $4 AND status <> 'revoked'",
-            )
-            .bind(at)
-            .bind(reason)
-            .bind(id)
-            .bind(client_id)
-            .execute(&mut *transaction)
-            .await?;
-            if changed.rows_affected() == 1 {
-                insert_audit(&mut transaction, at, actor, "certificate.revoked", Some(id), None).await?;
-            }
-            transaction.commit().await?;
+            let (owner, certificate_id, reason, actor) = (client_id.to_owned(), id.to_owned(), reason.to_owned(), actor.to_owned());
+            self.write(move |connection| Box::pin(async move {
+                let mut transaction = connection.begin().await?;
+                let changed = sqlx::query(
+                    "UPDATE certificates SET status = 'revoked', revoked_at = $1, revocation_reason = $2, updated_at = $1
+                     WHERE id = $3 AND client_id = $4 AND status <> 'revoked'",
+                )
+                .bind(at)
+                .bind(&reason)
+                .bind(&certificate_id)
+                .bind(&owner)
+                .execute(&mut *transaction)
+                .await?;
+                if changed.rows_affected() == 1 {
+                    insert_audit(&mut transaction, at, &actor, "certificate.revoked", Some(&certificate_id), None).await?;
+                }
+                transaction.commit().await?;
+                Ok(())
+            })).await?;
             self.certificate(client_id, id).await
         }
 
         async fn suspend_certificate(&self, client_id: &str, id: &str, at: i64, actor: &str) -> Result<Option<CertificateRecord>, StoreError> {
-            let mut transaction = self.begin_write().await?;
-            if change_status(&mut transaction, client_id, id, Status::Active, Status::Suspended, at).await? {
-                insert_audit(&mut transaction, at, actor, "certificate.suspended", Some(id), None).await?;
-            }
-            transaction.commit().await?;
+            self.move_status(client_id, id, Status::Active, Status::Suspended, at, actor, "certificate.suspended").await?;
             self.certificate(client_id, id).await
         }
 
         async fn reinstate_certificate(&self, client_id: &str, id: &str, at: i64, actor: &str) -> Result<Option<CertificateRecord>, StoreError> {
-            let mut transaction = self.begin_write().await?;
-            if change_status(&mut transaction, client_id, id, Status::Suspended, Status::Active, at).await? {
-                insert_audit(&mut transaction, at, actor, "certificate.reinstated", Some(id), None).await?;
-            }
-            transaction.commit().await?;
+            self.move_status(client_id, id, Status::Suspended, Status::Active, at, actor, "certificate.reinstated").await?;
             self.certificate(client_id, id).await
         }
 
@@ -676,34 +725,42 @@ macro_rules! store_impl {
         }
 
         async fn delete_secrets(&self, kind: &str, subject_id: &str) -> Result<u64, StoreError> {
-            let result = sqlx::query("DELETE FROM secrets WHERE kind = $1 AND subject_id = $2")
-                .bind(kind)
-                .bind(subject_id)
-                .execute(&self.writer)
-                .await?;
-            Ok(result.rows_affected())
+            let (kind, subject_id) = (kind.to_owned(), subject_id.to_owned());
+            self.write(move |connection| Box::pin(async move {
+                let result = sqlx::query("DELETE FROM secrets WHERE kind = $1 AND subject_id = $2")
+                    .bind(&kind)
+                    .bind(&subject_id)
+                    .execute(&mut *connection)
+                    .await?;
+                Ok(result.rows_affected())
+            })).await
         }
 
         async fn purge_expired_data(&self, now: i64) -> Result<u64, StoreError> {
-            let result = sqlx::query(
-                "UPDATE certificates SET data_key_id = NULL, data_nonce = NULL, data_ciphertext = NULL, data_deleted_at = $1
-                 WHERE retain_until <= $1 AND data_ciphertext IS NOT NULL",
-            )
-            .bind(now)
-            .execute(&self.writer)
-            .await?;
-            Ok(result.rows_affected())
+            self.write(move |connection| Box::pin(async move {
+                let result = sqlx::query(
+                    "UPDATE certificates SET data_key_id = NULL, data_nonce = NULL, data_ciphertext = NULL, data_deleted_at = $1
+                     WHERE retain_until <= $1 AND data_ciphertext IS NOT NULL",
+                )
+                .bind(now)
+                .execute(&mut *connection)
+                .await?;
+                Ok(result.rows_affected())
+            })).await
         }
 
         async fn put_secret(&self, secret: &Secret) -> Result<(), StoreError> {
-            sqlx::query("INSERT INTO secrets (kind, hash, subject_id, expires_at) VALUES ($1, $2, $3, $4)")
-                .bind(&secret.kind)
-                .bind(&secret.hash)
-                .bind(&secret.subject_id)
-                .bind(secret.expires_at)
-                .execute(&self.writer)
-                .await?;
-            Ok(())
+            let secret = secret.clone();
+            self.write(move |connection| Box::pin(async move {
+                sqlx::query("INSERT INTO secrets (kind, hash, subject_id, expires_at) VALUES ($1, $2, $3, $4)")
+                    .bind(&secret.kind)
+                    .bind(&secret.hash)
+                    .bind(&secret.subject_id)
+                    .bind(secret.expires_at)
+                    .execute(&mut *connection)
+                    .await?;
+                Ok(())
+            })).await
         }
 
         async fn find_secret(&self, kind: &str, hash: &str, now: i64) -> Result<Option<String>, StoreError> {
@@ -725,13 +782,16 @@ macro_rules! store_impl {
         }
 
         async fn consume_secret(&self, kind: &str, hash: &str, now: i64) -> Result<Option<String>, StoreError> {
-            let row = sqlx::query("DELETE FROM secrets WHERE kind = $1 AND hash = $2 AND expires_at > $3 RETURNING subject_id")
-                .bind(kind)
-                .bind(hash)
-                .bind(now)
-                .fetch_optional(&self.writer)
-                .await?;
-            Ok(row.map(|row| row.try_get("subject_id")).transpose()?)
+            let (kind, hash) = (kind.to_owned(), hash.to_owned());
+            self.write(move |connection| Box::pin(async move {
+                let row = sqlx::query("DELETE FROM secrets WHERE kind = $1 AND hash = $2 AND expires_at > $3 RETURNING subject_id")
+                    .bind(&kind)
+                    .bind(&hash)
+                    .bind(now)
+                    .fetch_optional(&mut *connection)
+                    .await?;
+                Ok(row.map(|row| row.try_get("subject_id")).transpose()?)
+            })).await
         }
 
         async fn audit_events(&self, certificate_id: &str) -> Result<Vec<AuditEvent>, StoreError> {
@@ -753,34 +813,37 @@ macro_rules! store_impl {
         }
 
         async fn register_pass(&self, registration: &PassRegistration) -> Result<bool, StoreError> {
-            let mut transaction = self.begin_write().await?;
-            let inserted = sqlx::query(
-                "INSERT INTO pass_registrations (device_library_id, pass_type_id, serial_number, push_token, created_at)
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-            )
-            .bind(&registration.device_library_id)
-            .bind(&registration.pass_type_id)
-            .bind(&registration.serial_number)
-            .bind(&registration.push_token)
-            .bind(registration.created_at)
-            .execute(&mut *transaction)
-            .await?
-            .rows_affected()
-                == 1;
-            if !inserted {
-                sqlx::query(
-                    "UPDATE pass_registrations SET push_token = $1
-                     WHERE device_library_id = $2 AND pass_type_id = $3 AND serial_number = $4",
+            let registration = registration.clone();
+            self.write(move |connection| Box::pin(async move {
+                let mut transaction = connection.begin().await?;
+                let inserted = sqlx::query(
+                    "INSERT INTO pass_registrations (device_library_id, pass_type_id, serial_number, push_token, created_at)
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
                 )
-                .bind(&registration.push_token)
                 .bind(&registration.device_library_id)
                 .bind(&registration.pass_type_id)
                 .bind(&registration.serial_number)
+                .bind(&registration.push_token)
+                .bind(registration.created_at)
                 .execute(&mut *transaction)
-                .await?;
-            }
-            transaction.commit().await?;
-            Ok(inserted)
+                .await?
+                .rows_affected()
+                    == 1;
+                if !inserted {
+                    sqlx::query(
+                        "UPDATE pass_registrations SET push_token = $1
+                         WHERE device_library_id = $2 AND pass_type_id = $3 AND serial_number = $4",
+                    )
+                    .bind(&registration.push_token)
+                    .bind(&registration.device_library_id)
+                    .bind(&registration.pass_type_id)
+                    .bind(&registration.serial_number)
+                    .execute(&mut *transaction)
+                    .await?;
+                }
+                transaction.commit().await?;
+                Ok(inserted)
+            })).await
         }
 
         async fn unregister_pass(
@@ -789,15 +852,18 @@ macro_rules! store_impl {
             pass_type_id: &str,
             serial_number: &str,
         ) -> Result<bool, StoreError> {
-            let result = sqlx::query(
-                "DELETE FROM pass_registrations WHERE device_library_id = $1 AND pass_type_id = $2 AND serial_number = $3",
-            )
-            .bind(device_library_id)
-            .bind(pass_type_id)
-            .bind(serial_number)
-            .execute(&self.writer)
-            .await?;
-            Ok(result.rows_affected() > 0)
+            let (device, pass_type, serial) = (device_library_id.to_owned(), pass_type_id.to_owned(), serial_number.to_owned());
+            self.write(move |connection| Box::pin(async move {
+                let result = sqlx::query(
+                    "DELETE FROM pass_registrations WHERE device_library_id = $1 AND pass_type_id = $2 AND serial_number = $3",
+                )
+                .bind(&device)
+                .bind(&pass_type)
+                .bind(&serial)
+                .execute(&mut *connection)
+                .await?;
+                Ok(result.rows_affected() > 0)
+            })).await
         }
 
         async fn updated_passes(
@@ -834,78 +900,80 @@ macro_rules! store_impl {
         }
 
         async fn forget_push_token(&self, push_token: &str) -> Result<u64, StoreError> {
-            let result = sqlx::query("DELETE FROM pass_registrations WHERE push_token = $1")
-                .bind(push_token)
-                .execute(&self.writer)
-                .await?;
-            Ok(result.rows_affected())
+            let push_token = push_token.to_owned();
+            self.write(move |connection| Box::pin(async move {
+                let result = sqlx::query("DELETE FROM pass_registrations WHERE push_token = $1")
+                    .bind(&push_token)
+                    .execute(&mut *connection)
+                    .await?;
+                Ok(result.rows_affected())
+            })).await
         }
 
         async fn record_audit(&self, event: &AuditEvent) -> Result<(), StoreError> {
-            sqlx::query("INSERT INTO audit_log (at, actor, action, certificate_id, detail) VALUES ($1, $2, $3, $4, $5)")
-                .bind(event.at)
-                .bind(&event.actor)
-                .bind(&event.action)
-                .bind(event.certificate_id.as_deref())
-                .bind(event.detail.as_deref())
-                .execute(&self.writer)
-                .await?;
-            Ok(())
+            let event = event.clone();
+            self.write(move |connection| Box::pin(async move {
+                sqlx::query("INSERT INTO audit_log (at, actor, action, certificate_id, detail) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(event.at)
+                    .bind(&event.actor)
+                    .bind(&event.action)
+                    .bind(event.certificate_id.as_deref())
+                    .bind(event.detail.as_deref())
+                    .execute(&mut *connection)
+                    .await?;
+                Ok(())
+            })).await
         }
 
         async fn put_secret_once(&self, secret: &Secret) -> Result<bool, StoreError> {
-            let result = sqlx::query(
-                "INSERT INTO secrets (kind, hash, subject_id, expires_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-            )
-            .bind(&secret.kind)
-            .bind(&secret.hash)
-            .bind(&secret.subject_id)
-            .bind(secret.expires_at)
-            .execute(&self.writer)
-            .await?;
-            Ok(result.rows_affected() == 1)
+            let secret = secret.clone();
+            self.write(move |connection| Box::pin(async move {
+                let result = sqlx::query(
+                    "INSERT INTO secrets (kind, hash, subject_id, expires_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                )
+                .bind(&secret.kind)
+                .bind(&secret.hash)
+                .bind(&secret.subject_id)
+                .bind(secret.expires_at)
+                .execute(&mut *connection)
+                .await?;
+                Ok(result.rows_affected() == 1)
+            })).await
         }
 
         async fn purge_expired_secrets(&self, now: i64) -> Result<u64, StoreError> {
-            let secrets = sqlx::query("DELETE FROM secrets WHERE expires_at <= $1")
-                .bind(now)
-                .execute(&self.writer)
-                .await?;
-            let sessions = sqlx::query("DELETE FROM authorization_sessions WHERE expires_at <= $1")
-                .bind(now)
-                .execute(&self.writer)
-                .await?;
-            let tokens = sqlx::query("DELETE FROM access_tokens WHERE expires_at <= $1")
-                .bind(now)
-                .execute(&self.writer)
-                .await?;
-            let offers = sqlx::query("DELETE FROM credential_offers WHERE expires_at <= $1")
-                .bind(now)
-                .execute(&self.writer)
-                .await?;
-            let deferred = sqlx::query("DELETE FROM deferred_credentials WHERE expires_at <= $1")
-                .bind(now)
-                .execute(&self.writer)
-                .await?;
-            Ok(secrets.rows_affected() + sessions.rows_affected() + tokens.rows_affected() + offers.rows_affected() + deferred.rows_affected())
+            self.write(move |connection| Box::pin(async move {
+                let mut purged = 0;
+                for table in ["secrets", "authorization_sessions", "access_tokens", "credential_offers", "deferred_credentials"] {
+                    purged += sqlx::query(&format!("DELETE FROM {table} WHERE expires_at <= $1"))
+                        .bind(now)
+                        .execute(&mut *connection)
+                        .await?
+                        .rows_affected();
+                }
+                Ok(purged)
+            })).await
         }
 
         async fn create_offer(&self, offer: &OfferRecord) -> Result<(), StoreError> {
-            // A trigger stores the offer's pre-authorized code in the same statement.
-            sqlx::query(
-                "INSERT INTO credential_offers (id_hash, code_hash, certificate_id, tx_code_hash, tx_code_length, failed_attempts, expires_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(&offer.id_hash)
-            .bind(&offer.code_hash)
-            .bind(&offer.certificate_id)
-            .bind(offer.tx_code_hash.as_deref())
-            .bind(offer.tx_code_length)
-            .bind(offer.failed_attempts)
-            .bind(offer.expires_at)
-            .execute(&self.writer)
-            .await?;
-            Ok(())
+            let offer = offer.clone();
+            self.write(move |connection| Box::pin(async move {
+                // A trigger stores the offer's pre-authorized code in the same statement.
+                sqlx::query(
+                    "INSERT INTO credential_offers (id_hash, code_hash, certificate_id, tx_code_hash, tx_code_length, failed_attempts, expires_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(&offer.id_hash)
+                .bind(&offer.code_hash)
+                .bind(&offer.certificate_id)
+                .bind(offer.tx_code_hash.as_deref())
+                .bind(offer.tx_code_length)
+                .bind(offer.failed_attempts)
+                .bind(offer.expires_at)
+                .execute(&mut *connection)
+                .await?;
+                Ok(())
+            })).await
         }
 
         async fn offer(&self, id_hash: &str, now: i64) -> Result<Option<OfferRecord>, StoreError> {
@@ -938,71 +1006,78 @@ macro_rules! store_impl {
             max_attempts: i64,
             now: i64,
         ) -> Result<Redemption, StoreError> {
-            // A right code is the common case, so it is tried first: one statement grants it.
-            let granted = sqlx::query(
-                "DELETE FROM secrets WHERE kind = 'pre-authorized_code' AND hash = $1 AND expires_at > $2
-                   AND NOT EXISTS (SELECT 1 FROM credential_offers WHERE code_hash = $1
-                       AND (failed_attempts >= $3 OR (tx_code_hash IS NOT NULL AND tx_code_hash <> COALESCE($4, ''))))
-                 RETURNING subject_id",
-            )
-            .bind(code_hash)
-            .bind(now)
-            .bind(max_attempts)
-            .bind(tx_code_hash)
-            .fetch_optional(&self.writer)
-            .await?;
-            if let Some(row) = granted {
-                return Ok(Redemption::Granted(row.try_get("subject_id")?));
-            }
-
-            // Otherwise a wrong or missing transaction code counts one attempt, atomically per
-            // row.
-            let failed = sqlx::query(
-                "UPDATE credential_offers SET failed_attempts = failed_attempts + 1
-                 WHERE code_hash = $1 AND tx_code_hash IS NOT NULL AND tx_code_hash <> COALESCE($2, '')
-                   AND failed_attempts < $3 AND expires_at > $4
-                 RETURNING failed_attempts",
-            )
-            .bind(code_hash)
-            .bind(tx_code_hash)
-            .bind(max_attempts)
-            .bind(now)
-            .fetch_optional(&self.writer)
-            .await?;
-            if let Some(row) = failed {
-                let attempts: i64 = row.try_get("failed_attempts")?;
-                if attempts >= max_attempts {
-                    sqlx::query("DELETE FROM secrets WHERE kind = 'pre-authorized_code' AND hash = $1")
-                        .bind(code_hash)
-                        .execute(&self.writer)
-                        .await?;
-                    return Ok(Redemption::Locked);
-                }
-                return Ok(Redemption::WrongTxCode { attempts_left: max_attempts - attempts });
-            }
-
-            let locked = sqlx::query("SELECT 1 AS locked FROM credential_offers WHERE code_hash = $1 AND failed_attempts >= $2")
-                .bind(code_hash)
+            let (code_hash, tx_code_hash) = (code_hash.to_owned(), tx_code_hash.map(str::to_owned));
+            self.write(move |connection| Box::pin(async move {
+                // A right code is the common case, so it is tried first: one statement grants it.
+                let granted = sqlx::query(
+                    "DELETE FROM secrets WHERE kind = 'pre-authorized_code' AND hash = $1 AND expires_at > $2
+                       AND NOT EXISTS (SELECT 1 FROM credential_offers WHERE code_hash = $1
+                           AND (failed_attempts >= $3 OR (tx_code_hash IS NOT NULL AND tx_code_hash <> COALESCE($4, ''))))
+                     RETURNING subject_id",
+                )
+                .bind(&code_hash)
+                .bind(now)
                 .bind(max_attempts)
-                .fetch_optional(&self.pool)
+                .bind(tx_code_hash.as_deref())
+                .fetch_optional(&mut *connection)
                 .await?;
-            Ok(if locked.is_some() { Redemption::Locked } else { Redemption::Invalid })
+                if let Some(row) = granted {
+                    return Ok(Redemption::Granted(row.try_get("subject_id")?));
+                }
+
+                // Otherwise a wrong or missing transaction code counts one attempt, atomically per
+                // row.
+                let failed = sqlx::query(
+                    "UPDATE credential_offers SET failed_attempts = failed_attempts + 1
+                     WHERE code_hash = $1 AND tx_code_hash IS NOT NULL AND tx_code_hash <> COALESCE($2, '')
+                       AND failed_attempts < $3 AND expires_at > $4
+                     RETURNING failed_attempts",
+                )
+                .bind(&code_hash)
+                .bind(tx_code_hash.as_deref())
+                .bind(max_attempts)
+                .bind(now)
+                .fetch_optional(&mut *connection)
+                .await?;
+                if let Some(row) = failed {
+                    let attempts: i64 = row.try_get("failed_attempts")?;
+                    if attempts >= max_attempts {
+                        sqlx::query("DELETE FROM secrets WHERE kind = 'pre-authorized_code' AND hash = $1")
+                            .bind(&code_hash)
+                            .execute(&mut *connection)
+                            .await?;
+                        return Ok(Redemption::Locked);
+                    }
+                    return Ok(Redemption::WrongTxCode { attempts_left: max_attempts - attempts });
+                }
+
+                let locked = sqlx::query("SELECT 1 AS locked FROM credential_offers WHERE code_hash = $1 AND failed_attempts >= $2")
+                    .bind(&code_hash)
+                    .bind(max_attempts)
+                    .fetch_optional(&mut *connection)
+                    .await?;
+                Ok(if locked.is_some() { Redemption::Locked } else { Redemption::Invalid })
+            })).await
         }
 
         async fn put_access_token(&self, token: &AccessTokenRecord) -> Result<(), StoreError> {
-            sqlx::query(
-                "INSERT INTO access_tokens (hash, certificate_id, client_id, dpop_jkt, credential_identifiers, expires_at)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(&token.hash)
-            .bind(&token.certificate_id)
-            .bind(token.client_id.as_deref())
-            .bind(token.dpop_jkt.as_deref())
-            .bind(token.credential_identifiers.as_deref().map(super::encode_list).transpose()?)
-            .bind(token.expires_at)
-            .execute(&self.writer)
-            .await?;
-            Ok(())
+            let token = token.clone();
+            let identifiers = token.credential_identifiers.as_deref().map(super::encode_list).transpose()?;
+            self.write(move |connection| Box::pin(async move {
+                sqlx::query(
+                    "INSERT INTO access_tokens (hash, certificate_id, client_id, dpop_jkt, credential_identifiers, expires_at)
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&token.hash)
+                .bind(&token.certificate_id)
+                .bind(token.client_id.as_deref())
+                .bind(token.dpop_jkt.as_deref())
+                .bind(identifiers)
+                .bind(token.expires_at)
+                .execute(&mut *connection)
+                .await?;
+                Ok(())
+            })).await
         }
 
         async fn access_token(&self, hash: &str, now: i64) -> Result<Option<AccessTokenRecord>, StoreError> {
@@ -1035,71 +1110,68 @@ macro_rules! store_impl {
             at: i64,
             actor: &str,
         ) -> Result<Option<CertificateRecord>, StoreError> {
-            let mut transaction = self.begin_write().await?;
-            let changed = sqlx::query(
-                "UPDATE certificates SET status = 'active', updated_at = $1 WHERE id = $2 AND client_id = $3 AND status = 'pending'",
-            )
-            .bind(at)
-            .bind(id)
-            .bind(client_id)
-            .execute(&mut *transaction)
-            .await?;
-            if changed.rows_affected() == 1 {
-                insert_audit(&mut transaction, at, actor, "certificate.approved", Some(id), None).await?;
-            }
-            transaction.commit().await?;
+            self.move_status(client_id, id, Status::Pending, Status::Active, at, actor, "certificate.approved").await?;
             self.certificate(client_id, id).await
         }
 
         async fn put_authorization_session(&self, session: &AuthorizationSession) -> Result<(), StoreError> {
-            sqlx::query(
-                "INSERT INTO authorization_sessions (kind, hash, certificate_id, data, expires_at) VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(&session.kind)
-            .bind(&session.hash)
-            .bind(&session.certificate_id)
-            .bind(&session.data)
-            .bind(session.expires_at)
-            .execute(&self.writer)
-            .await?;
-            Ok(())
+            let session = session.clone();
+            self.write(move |connection| Box::pin(async move {
+                sqlx::query(
+                    "INSERT INTO authorization_sessions (kind, hash, certificate_id, data, expires_at) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&session.kind)
+                .bind(&session.hash)
+                .bind(&session.certificate_id)
+                .bind(&session.data)
+                .bind(session.expires_at)
+                .execute(&mut *connection)
+                .await?;
+                Ok(())
+            })).await
         }
 
         async fn take_authorization_session(&self, kind: &str, hash: &str, now: i64) -> Result<Option<AuthorizationSession>, StoreError> {
-            let row = sqlx::query(
-                "DELETE FROM authorization_sessions WHERE kind = $1 AND hash = $2 AND expires_at > $3
-                 RETURNING kind, hash, certificate_id, data, expires_at",
-            )
-            .bind(kind)
-            .bind(hash)
-            .bind(now)
-            .fetch_optional(&self.writer)
-            .await?;
-            row.map(|row| {
-                Ok(AuthorizationSession {
-                    kind: row.try_get("kind")?,
-                    hash: row.try_get("hash")?,
-                    certificate_id: row.try_get("certificate_id")?,
-                    data: row.try_get("data")?,
-                    expires_at: row.try_get("expires_at")?,
+            let (kind, hash) = (kind.to_owned(), hash.to_owned());
+            self.write(move |connection| Box::pin(async move {
+                let row = sqlx::query(
+                    "DELETE FROM authorization_sessions WHERE kind = $1 AND hash = $2 AND expires_at > $3
+                     RETURNING kind, hash, certificate_id, data, expires_at",
+                )
+                .bind(&kind)
+                .bind(&hash)
+                .bind(now)
+                .fetch_optional(&mut *connection)
+                .await?;
+                row.map(|row| {
+                    Ok(AuthorizationSession {
+                        kind: row.try_get("kind")?,
+                        hash: row.try_get("hash")?,
+                        certificate_id: row.try_get("certificate_id")?,
+                        data: row.try_get("data")?,
+                        expires_at: row.try_get("expires_at")?,
+                    })
                 })
-            })
-            .transpose()
+                .transpose()
+            })).await
         }
 
         async fn put_deferred_credential(&self, deferred: &DeferredCredential) -> Result<(), StoreError> {
-            sqlx::query(
-                "INSERT INTO deferred_credentials (transaction_hash, certificate_id, credential_configuration, holder_jwks, expires_at)
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(&deferred.transaction_hash)
-            .bind(&deferred.certificate_id)
-            .bind(&deferred.credential_configuration)
-            .bind(&deferred.holder_jwks)
-            .bind(deferred.expires_at)
-            .execute(&self.writer)
-            .await?;
-            Ok(())
+            let deferred = deferred.clone();
+            self.write(move |connection| Box::pin(async move {
+                sqlx::query(
+                    "INSERT INTO deferred_credentials (transaction_hash, certificate_id, credential_configuration, holder_jwks, expires_at)
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&deferred.transaction_hash)
+                .bind(&deferred.certificate_id)
+                .bind(&deferred.credential_configuration)
+                .bind(&deferred.holder_jwks)
+                .bind(deferred.expires_at)
+                .execute(&mut *connection)
+                .await?;
+                Ok(())
+            })).await
         }
 
         async fn deferred_credential(&self, transaction_hash: &str, now: i64) -> Result<Option<DeferredCredential>, StoreError> {
@@ -1115,15 +1187,18 @@ macro_rules! store_impl {
         }
 
         async fn take_deferred_credential(&self, transaction_hash: &str, now: i64) -> Result<Option<DeferredCredential>, StoreError> {
-            let row = sqlx::query(
-                "DELETE FROM deferred_credentials WHERE transaction_hash = $1 AND expires_at > $2
-                 RETURNING transaction_hash, certificate_id, credential_configuration, holder_jwks, expires_at",
-            )
-            .bind(transaction_hash)
-            .bind(now)
-            .fetch_optional(&self.writer)
-            .await?;
-            row.map(|row| deferred_from_row(&row)).transpose()
+            let transaction_hash = transaction_hash.to_owned();
+            self.write(move |connection| Box::pin(async move {
+                let row = sqlx::query(
+                    "DELETE FROM deferred_credentials WHERE transaction_hash = $1 AND expires_at > $2
+                     RETURNING transaction_hash, certificate_id, credential_configuration, holder_jwks, expires_at",
+                )
+                .bind(&transaction_hash)
+                .bind(now)
+                .fetch_optional(&mut *connection)
+                .await?;
+                row.map(|row| deferred_from_row(&row)).transpose()
+            })).await
         }
     }
     };
@@ -1213,28 +1288,6 @@ macro_rules! store_helpers {
                 _ => StoreError::Database(error),
             })?;
             Ok(())
-        }
-
-        /// Moves the certificate from status `from` to `to`; returns whether it changed.
-        async fn change_status(
-            transaction: &mut sqlx::Transaction<'_, $database>,
-            client_id: &str,
-            id: &str,
-            from: Status,
-            to: Status,
-            at: i64,
-        ) -> Result<bool, StoreError> {
-            let changed = sqlx::query(
-                "UPDATE certificates SET status = $1, updated_at = $2 WHERE id = $3 AND client_id = $4 AND status = $5",
-            )
-            .bind(to.as_str())
-            .bind(at)
-            .bind(id)
-            .bind(client_id)
-            .bind(from.as_str())
-            .execute(&mut **transaction)
-            .await?;
-            Ok(changed.rows_affected() == 1)
         }
 
         fn deferred_from_row(row: &<$database as sqlx::Database>::Row) -> Result<DeferredCredential, StoreError> {

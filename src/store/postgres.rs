@@ -1,18 +1,17 @@
-use sqlx::postgres::PgPoolOptions;
-use sqlx::{PgPool, Postgres, Row};
+use sqlx::postgres::{PgConnection, PgPoolOptions};
+use sqlx::{Connection, PgPool, Postgres, Row};
 
 use super::{
     store_helpers, store_impl, AccessTokenRecord, ApiClient, AuditEvent, AuthorizationSession,
     CertificateRecord, CreateOutcome, DeferredCredential, Idempotency, ListQuery, OfferRecord,
     PassRegistration, Redemption, SealedData, Secret, Status, StatusEntry, Store, StoreError,
+    WriteFuture,
 };
 
 /// The store for several nodes: PostgreSQL, shared by every `intyg serve` process.
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
-    /// The same pool as `pool`: PostgreSQL runs writers concurrently.
-    writer: PgPool,
 }
 
 impl PostgresStore {
@@ -24,14 +23,18 @@ impl PostgresStore {
             .connect(url)
             .await?;
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
-        Ok(Self {
-            writer: pool.clone(),
-            pool,
-        })
+        Ok(Self { pool })
     }
 
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Postgres>, StoreError> {
-        Ok(self.pool.begin().await?)
+    /// Runs `job` on a connection of the pool: PostgreSQL runs writers concurrently. A job of
+    /// several statements wraps them in `connection.begin()`.
+    async fn write<T, F>(&self, job: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut PgConnection) -> WriteFuture<'c, T> + Send + 'static,
+    {
+        let mut connection = self.pool.acquire().await?;
+        job(&mut connection).await
     }
 }
 

@@ -2,20 +2,24 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, Sqlite, SqlitePool};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Connection, Row, Sqlite, SqlitePool};
+use tokio::sync::{mpsc, oneshot};
 
 use super::{
     store_helpers, store_impl, AccessTokenRecord, ApiClient, AuditEvent, AuthorizationSession,
     CertificateRecord, CreateOutcome, DeferredCredential, Idempotency, ListQuery, OfferRecord,
     PassRegistration, Redemption, SealedData, Secret, Status, StatusEntry, Store, StoreError,
+    WriteFuture,
 };
 
 /// The embedded default store: one SQLite file in write-ahead-log mode.
 ///
-/// SQLite allows one writer at a time, and a second writer waits in SQLite's busy handler, which
-/// sleeps in steps of milliseconds. Writes therefore go through a pool of one connection, where
-/// they queue in order without sleeping, and reads use a pool of their own.
+/// SQLite allows one writer at a time. Every write is therefore a job for one writer thread,
+/// which owns the only writing connection and commits the jobs queued at that moment together
+/// in one transaction (see [`Writer`]); reads use a pool of their own.
 ///
 /// The writer never copies the log back into the database file itself: a background task does
 /// that on a reading connection (see [`CHECKPOINT_INTERVAL`]), so no write waits for the disk
@@ -23,7 +27,7 @@ use super::{
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
-    writer: SqlitePool,
+    writer: Writer,
 }
 
 impl SqliteStore {
@@ -51,11 +55,11 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
             .pragma("wal_autocheckpoint", "0");
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options.clone())
+        let mut connection = SqliteConnection::connect_with(&options).await?;
+        sqlx::migrate!("migrations/sqlite")
+            .run(&mut connection)
             .await?;
-        sqlx::migrate!("migrations/sqlite").run(&writer).await?;
+        let writer = Writer::start(connection, options.clone())?;
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options)
@@ -64,11 +68,169 @@ impl SqliteStore {
         Ok(Self { pool, writer })
     }
 
-    /// Starts a write transaction on the writer connection. `BEGIN IMMEDIATE` takes the write lock
-    /// at once, so a transaction cannot fail halfway because its read lock could not be upgraded.
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Sqlite>, StoreError> {
-        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+    /// Runs `job` on the writing connection, inside the transaction of the writer's current
+    /// batch. A job of several statements wraps them in `connection.begin()`, which is a
+    /// savepoint there. The result arrives once the batch is committed.
+    async fn write<T, F>(&self, job: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut SqliteConnection) -> WriteFuture<'c, T> + Send + 'static,
+    {
+        self.writer.run(job).await
     }
+}
+
+/// Hands a job's result to its caller once the batch has ended: with `None` when the batch was
+/// committed, and with the reason otherwise.
+type Delivery = Box<dyn FnOnce(Option<&str>) + Send>;
+
+/// A type-erased write job: runs on the connection, or learns why it cannot, and reports
+/// whether it succeeded.
+type Job =
+    Box<dyn for<'c> FnOnce(Result<&'c mut SqliteConnection, String>) -> JobFuture<'c> + Send>;
+type JobFuture<'c> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = (bool, Delivery)> + Send + 'c>>;
+
+/// Most jobs a batch takes before it commits, so a long queue still sees commits often.
+const MAX_BATCH: usize = 256;
+
+/// Jobs that may wait for the writer before callers wait to queue more.
+const QUEUE_LENGTH: usize = 4096;
+
+/// The SQLite writer: a thread of its own that owns the writing connection and runs write jobs
+/// in batches. It takes every job queued when a batch starts, runs them one after the other in
+/// one `BEGIN IMMEDIATE` transaction, commits once, and then answers every caller. Under load a
+/// commit so serves many requests, and no request waits for another request's task to be
+/// scheduled before the connection is free again. A job that fails ends its batch, which is
+/// committed without it, so no job runs after an error in the same transaction.
+#[derive(Debug, Clone)]
+struct Writer {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl Writer {
+    fn start(
+        connection: SqliteConnection,
+        options: SqliteConnectOptions,
+    ) -> Result<Self, StoreError> {
+        let (jobs, queue) = mpsc::channel(QUEUE_LENGTH);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|error| StoreError::Writer(format!("cannot start the writer: {error}")))?;
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || runtime.block_on(write_batches(connection, options, queue)))
+            .map_err(|error| StoreError::Writer(format!("cannot start the writer: {error}")))?;
+        Ok(Self { jobs })
+    }
+
+    async fn run<T, F>(&self, job: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut SqliteConnection) -> WriteFuture<'c, T> + Send + 'static,
+    {
+        let (answer, answered) = oneshot::channel();
+        let job: Job = Box::new(move |connection| {
+            Box::pin(async move {
+                let result = match connection {
+                    Ok(connection) => job(connection).await,
+                    Err(reason) => Err(StoreError::Writer(reason)),
+                };
+                let succeeded = result.is_ok();
+                let delivery: Delivery = Box::new(move |batch_failure| {
+                    let result = match (result, batch_failure) {
+                        (Ok(_), Some(reason)) => Err(StoreError::Writer(format!(
+                            "the write was not committed: {reason}"
+                        ))),
+                        (result, _) => result,
+                    };
+                    // The caller may have gone away; the write stands either way.
+                    let _ = answer.send(result);
+                });
+                (succeeded, delivery)
+            })
+        });
+        self.jobs
+            .send(job)
+            .await
+            .map_err(|_| StoreError::Writer("the writer has stopped".into()))?;
+        answered
+            .await
+            .map_err(|_| StoreError::Writer("the writer stopped before answering".into()))?
+    }
+}
+
+/// The writer thread's loop; it ends when every [`Writer`] handle is dropped.
+async fn write_batches(
+    connection: SqliteConnection,
+    options: SqliteConnectOptions,
+    mut queue: mpsc::Receiver<Job>,
+) {
+    let mut connection = Some(connection);
+    while let Some(first) = queue.recv().await {
+        let writing = match connection.as_mut() {
+            Some(writing) => writing,
+            None => match SqliteConnection::connect_with(&options).await {
+                Ok(reopened) => connection.insert(reopened),
+                Err(error) => {
+                    tracing::error!(%error, "the SQLite writer cannot reopen the database");
+                    refuse(first, format!("cannot reopen the database: {error}")).await;
+                    continue;
+                }
+            },
+        };
+        if !write_batch(writing, first, &mut queue).await {
+            // The connection's transaction state is unknown; the next batch reopens it.
+            connection = None;
+        }
+    }
+}
+
+/// Runs `first` and the jobs queued behind it in one transaction, and answers them. Returns
+/// whether the connection is fit for the next batch.
+async fn write_batch(
+    connection: &mut SqliteConnection,
+    first: Job,
+    queue: &mut mpsc::Receiver<Job>,
+) -> bool {
+    let mut batch = match connection.begin_with("BEGIN IMMEDIATE").await {
+        Ok(batch) => batch,
+        Err(error) => {
+            tracing::error!(%error, "the SQLite writer cannot begin a transaction");
+            refuse(first, format!("cannot begin a transaction: {error}")).await;
+            return false;
+        }
+    };
+    let mut deliveries = Vec::new();
+    let mut next = Some(first);
+    while let Some(job) = next.take() {
+        let (succeeded, delivery) = job(Ok(&mut batch)).await;
+        deliveries.push(delivery);
+        if succeeded && deliveries.len() < MAX_BATCH {
+            next = queue.try_recv().ok();
+        }
+    }
+    match batch.commit().await {
+        Ok(()) => {
+            deliveries.into_iter().for_each(|deliver| deliver(None));
+            true
+        }
+        Err(error) => {
+            tracing::error!(%error, "the SQLite writer cannot commit");
+            let reason = error.to_string();
+            deliveries
+                .into_iter()
+                .for_each(|deliver| deliver(Some(&reason)));
+            false
+        }
+    }
+}
+
+/// Answers a job that cannot run with the reason.
+async fn refuse(job: Job, reason: String) {
+    let (_, delivery) = job(Err(reason)).await;
+    delivery(None);
 }
 
 /// How often the background task copies the write-ahead log into the database file. SQLite's own
