@@ -1,9 +1,9 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use josekit::jws::alg::ecdsa::EcdsaJwsSigner;
-use josekit::jws::{JwsSigner, ES256};
 use openssl::asn1::Asn1Time;
+use openssl::ec::EcKey;
+use openssl::ecdsa::EcdsaSig;
 use openssl::nid::Nid;
 use openssl::pkey::{PKey, Private, Public};
 use openssl::x509::X509;
@@ -38,7 +38,7 @@ pub enum KeyError {
 
 /// The issuer's ES256 signing key with its certificate chain and public JWK.
 pub struct IssuerKey {
-    signer: EcdsaJwsSigner,
+    key: EcKey<Private>,
     key_id: String,
     chain: Vec<X509>,
     x5c: Vec<String>,
@@ -137,13 +137,10 @@ impl IssuerKey {
         let not_before = asn1_to_offset(leaf.not_before()).map_err(crypto(chain_path))?;
         let not_after = asn1_to_offset(leaf.not_after()).map_err(crypto(chain_path))?;
 
-        let pkcs8 = key.private_key_to_pem_pkcs8().map_err(crypto(key_path))?;
-        let signer = ES256
-            .signer_from_pem(&pkcs8)
-            .map_err(|error| KeyError::NotAPrivateKey {
-                path: key_path.to_path_buf(),
-                detail: error.to_string(),
-            })?;
+        let key = key.ec_key().map_err(|error| KeyError::NotAPrivateKey {
+            path: key_path.to_path_buf(),
+            detail: error.to_string(),
+        })?;
 
         let mut public_jwk = ec_public_jwk(&leaf_key).map_err(|error| KeyError::Crypto {
             path: chain_path.to_path_buf(),
@@ -164,7 +161,7 @@ impl IssuerKey {
         public_jwk.insert("x5c".into(), Value::from(x5c.clone()));
 
         Ok(Self {
-            signer,
+            key,
             key_id,
             chain,
             x5c,
@@ -203,10 +200,16 @@ impl Signer for IssuerKey {
         &self.x5c
     }
 
+    /// Signs with ECDSA on the SHA-256 digest straight away, without the digest and key context
+    /// that OpenSSL's generic signer sets up for every call, and returns `r || s` as JWS and
+    /// COSE carry it (RFC 7518, section 3.4).
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignError> {
-        self.signer
-            .sign(message)
-            .map_err(|error| SignError(error.to_string()))
+        use sha2::{Digest, Sha256};
+        let failed = |error: openssl::error::ErrorStack| SignError(error.to_string());
+        let signature = EcdsaSig::sign(&Sha256::digest(message), &self.key).map_err(failed)?;
+        let mut raw = signature.r().to_vec_padded(32).map_err(failed)?;
+        raw.extend(signature.s().to_vec_padded(32).map_err(failed)?);
+        Ok(raw)
     }
 
     fn certificate_validity(&self) -> Result<(OffsetDateTime, OffsetDateTime), SignError> {
