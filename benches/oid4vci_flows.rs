@@ -203,7 +203,7 @@ async fn main() {
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
     let tasks: Vec<_> = (0..workers)
-        .map(|_| {
+        .map(|worker| {
             let http = http.clone();
             let base = base.clone();
             let api_key = api_key.clone();
@@ -212,9 +212,14 @@ async fn main() {
                 let mut latencies = Vec::new();
                 let mut errors = 0u64;
                 // With a rate, each worker starts its flows on a fixed schedule, so a slow
-                // response delays the flows behind it the way it would delay real wallets.
+                // response delays the flows behind it the way it would delay real wallets. The
+                // workers' schedules are offset from one another, so flows start evenly spread
+                // over time rather than all workers at once.
                 let interval = rate.map(|rate| Duration::from_secs_f64(workers as f64 / rate));
-                let mut next = Instant::now();
+                let mut next = started
+                    + interval.map_or(Duration::ZERO, |interval| {
+                        interval.mul_f64(worker as f64 / workers as f64)
+                    });
                 while Instant::now() < deadline {
                     if let Some(interval) = interval {
                         tokio::time::sleep_until(next.into()).await;
