@@ -58,13 +58,11 @@ impl WalletKey {
             b64url(header.to_string()),
             b64url(payload.to_string())
         );
-        let mut signer =
-            openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &self.key)
-                .expect("signer");
-        let der = signer
-            .sign_oneshot_to_vec(input.as_bytes())
-            .expect("signature");
-        let signature = openssl::ecdsa::EcdsaSig::from_der(&der).expect("DER signature");
+        // ECDSA on the digest, as a wallet's secure element signs: OpenSSL's generic signer
+        // would set up a context per proof and take CPU from the server under test.
+        let digest = openssl::sha::sha256(input.as_bytes());
+        let ec = self.key.ec_key().expect("EC key");
+        let signature = openssl::ecdsa::EcdsaSig::sign(&digest, &ec).expect("signature");
         let mut raw = signature.r().to_vec_padded(32).expect("r");
         raw.extend(signature.s().to_vec_padded(32).expect("s"));
         format!("{input}.{}", b64url(raw))
