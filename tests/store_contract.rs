@@ -965,6 +965,44 @@ async fn secret_put_once(store: Arc<dyn Store>) {
     );
 }
 
+/// Writes that run together (SQLite commits the writes queued at one moment in one transaction)
+/// stand or fail one by one: a failing write takes none of the others with it.
+async fn failed_write_leaves_concurrent_writes_standing(store: Arc<dyn Store>) {
+    let secret = |index: usize| Secret {
+        kind: "download_token".into(),
+        hash: format!("h{index}"),
+        subject_id: format!("certificate-{index}"),
+        expires_at: NOW + 300,
+    };
+    store.put_secret(&secret(0)).await.unwrap();
+    // Every fourth write repeats the first secret's primary key and must fail.
+    let writes: Vec<_> = (1..=60)
+        .map(|index| {
+            let store = Arc::clone(&store);
+            let secret = if index % 4 == 0 {
+                secret(0)
+            } else {
+                secret(index)
+            };
+            tokio::spawn(async move { (index, store.put_secret(&secret).await) })
+        })
+        .collect();
+    for write in writes {
+        let (index, result) = write.await.unwrap();
+        assert_eq!(result.is_err(), index % 4 == 0, "write {index}: {result:?}");
+    }
+    for index in (0..=60).filter(|index| index % 4 != 0 || *index == 0) {
+        assert_eq!(
+            store
+                .find_secret("download_token", &format!("h{index}"), NOW)
+                .await
+                .unwrap(),
+            Some(format!("certificate-{index}")),
+            "secret {index}"
+        );
+    }
+}
+
 async fn access_token_found_until_expiry(store: Arc<dyn Store>) {
     let token = AccessTokenRecord {
         hash: "t1".into(),
@@ -1105,6 +1143,7 @@ contract!(
         right_tx_code_redeems,
         concurrent_redemptions_one_wins,
         secret_put_once,
+        failed_write_leaves_concurrent_writes_standing,
         access_token_found_until_expiry,
         pending_certificate_approved_once,
         deferred_credential_taken_once,
@@ -1137,6 +1176,7 @@ contract!(
         right_tx_code_redeems,
         concurrent_redemptions_one_wins,
         secret_put_once,
+        failed_write_leaves_concurrent_writes_standing,
         access_token_found_until_expiry,
         pending_certificate_approved_once,
         deferred_credential_taken_once,
