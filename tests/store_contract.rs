@@ -965,8 +965,8 @@ async fn secret_put_once(store: Arc<dyn Store>) {
     );
 }
 
-/// Writes that run together (SQLite commits the writes queued at one moment in one transaction)
-/// stand or fail one by one: a failing write takes none of the others with it.
+/// Writes that run together succeed or fail one by one, because a failing write takes none of
+/// the others with it. SQLite commits the writes queued at one moment in one transaction.
 async fn failed_write_leaves_concurrent_writes_standing(store: Arc<dyn Store>) {
     let secret = |index: usize| Secret {
         kind: "download_token".into(),

@@ -128,7 +128,7 @@ pub fn public_key_from_jwk(jwk: &Map<String, Value>) -> Result<PKey<Public>, Jwk
     sec1.extend_from_slice(&x);
     sec1.extend_from_slice(&y);
     // OpenSSL's decoder rejects a point that is not on the curve. P-256 has cofactor 1, so a
-    // point on the curve lies in the group of prime order and needs no further check; OpenSSL's
+    // point on the curve lies in the group of prime order and needs no further check. OpenSSL's
     // affine-coordinate constructor would also multiply the point by the group order, which
     // costs more than the ECDSA check the key is built for.
     let invalid = |error: openssl::error::ErrorStack| JwkError::InvalidPoint(error.to_string());
@@ -163,7 +163,7 @@ mod tests {
     }
 
     #[test]
-    fn point_off_the_curve_refused() {
+    fn point_off_the_curve_rejected() {
         let mut jwk = fresh_jwk();
         let mut y = b64url_decode(jwk["y"].as_str().unwrap()).unwrap();
         y[31] ^= 1;
@@ -173,7 +173,7 @@ mod tests {
     }
 
     #[test]
-    fn other_curves_and_short_coordinates_refused() {
+    fn other_curves_and_short_coordinates_rejected() {
         let jwk = fresh_jwk();
         let mut other_curve = jwk.clone();
         other_curve.insert("crv".into(), json!("P-384"));

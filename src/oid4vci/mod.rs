@@ -79,8 +79,8 @@ pub fn open_sealed_value(
     Some(i64::from_be_bytes(expiry)).filter(|expires_at| *expires_at > now)
 }
 
-/// The MAC input of a sealed value: its body, then the subject, which has no fixed length and
-/// so comes last.
+/// Builds the MAC input of a sealed value: its body, then the subject, which has no fixed length
+/// and so comes last.
 fn mac_input(body: &[u8; 24], subject: &str) -> Vec<u8> {
     let mut input = Vec::with_capacity(body.len() + subject.len());
     input.extend_from_slice(body);
@@ -97,7 +97,7 @@ mod tests {
     }
 
     #[test]
-    fn sealed_value_opens_for_its_purpose_and_subject_only() {
+    fn sealed_value_bound_to_purpose_and_subject() {
         let keys = keys();
         let value = new_sealed_value(&keys, "c_nonce", "a", 1_000).unwrap();
         assert_eq!(
@@ -124,7 +124,7 @@ mod tests {
     }
 
     #[test]
-    fn altered_sealed_value_refused() {
+    fn altered_sealed_value_rejected() {
         let keys = keys();
         let value = new_sealed_value(&keys, "c_nonce", "", 1_000).unwrap();
         let (body, mac) = value.split_once('.').unwrap();

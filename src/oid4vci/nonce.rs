@@ -21,7 +21,7 @@ pub fn new_c_nonce(keys: &DataKeys, now: i64) -> Result<String, DataKeyError> {
     new_sealed_value(keys, C_NONCE, "", now + C_NONCE_LIFETIME_SECONDS)
 }
 
-/// Consumes a `c_nonce`; returns whether it was issued here, unexpired and unused.
+/// Consumes a `c_nonce` and returns whether it was issued here, unexpired and unused.
 pub async fn consume_c_nonce(
     store: &dyn Store,
     keys: &DataKeys,

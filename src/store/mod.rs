@@ -1008,7 +1008,7 @@ macro_rules! store_impl {
         ) -> Result<Redemption, StoreError> {
             let (code_hash, tx_code_hash) = (code_hash.to_owned(), tx_code_hash.map(str::to_owned));
             self.write(move |connection| Box::pin(async move {
-                // A right code is the common case, so it is tried first: one statement grants it.
+                // A correct code is the common case, so it is tried first, and one statement grants it.
                 let granted = sqlx::query(
                     "DELETE FROM secrets WHERE kind = 'pre-authorized_code' AND hash = $1 AND expires_at > $2
                        AND NOT EXISTS (SELECT 1 FROM credential_offers WHERE code_hash = $1

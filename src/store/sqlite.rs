@@ -19,7 +19,7 @@ use super::{
 ///
 /// SQLite allows one writer at a time. Every write is therefore a job for one writer thread,
 /// which owns the only writing connection and commits the jobs queued at that moment together
-/// in one transaction (see [`Writer`]); reads use a pool of their own.
+/// in one transaction (see [`Writer`]). Reads use a pool of their own.
 ///
 /// The writer never copies the log back into the database file itself: a background task does
 /// that on a reading connection (see [`CHECKPOINT_INTERVAL`]), so no write waits for the disk
@@ -91,15 +91,15 @@ type Job =
 type JobFuture<'c> =
     std::pin::Pin<Box<dyn std::future::Future<Output = (bool, Delivery)> + Send + 'c>>;
 
-/// Most jobs a batch takes before it commits, so a long queue still sees commits often.
+/// Maximum jobs in one batch, so that a long queue still gets frequent commits.
 const MAX_BATCH: usize = 256;
 
-/// Jobs that may wait for the writer before callers wait to queue more.
+/// Maximum jobs waiting for the writer; further callers wait until the queue has room.
 const QUEUE_LENGTH: usize = 4096;
 
 /// The SQLite writer: a thread of its own that owns the writing connection and runs write jobs
 /// in batches. It takes every job queued when a batch starts, runs them one after the other in
-/// one `BEGIN IMMEDIATE` transaction, commits once, and then answers every caller. Under load a
+/// one `BEGIN IMMEDIATE` transaction, commits once, and then sends each caller its result. Under load a
 /// commit so serves many requests, and no request waits for another request's task to be
 /// scheduled before the connection is free again. A job that fails ends its batch, which is
 /// committed without it, so no job runs after an error in the same transaction.
@@ -117,11 +117,15 @@ impl Writer {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|error| StoreError::Writer(format!("cannot start the writer: {error}")))?;
+            .map_err(|error| {
+                StoreError::Writer(format!("failed to start the SQLite writer thread: {error}"))
+            })?;
         std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || runtime.block_on(write_batches(connection, options, queue)))
-            .map_err(|error| StoreError::Writer(format!("cannot start the writer: {error}")))?;
+            .map_err(|error| {
+                StoreError::Writer(format!("failed to start the SQLite writer thread: {error}"))
+            })?;
         Ok(Self { jobs })
     }
 
@@ -145,7 +149,7 @@ impl Writer {
                         ))),
                         (result, _) => result,
                     };
-                    // The caller may have gone away; the write stands either way.
+                    // The caller may have gone away, but the committed write is kept.
                     let _ = answer.send(result);
                 });
                 (succeeded, delivery)
@@ -154,14 +158,14 @@ impl Writer {
         self.jobs
             .send(job)
             .await
-            .map_err(|_| StoreError::Writer("the writer has stopped".into()))?;
-        answered
-            .await
-            .map_err(|_| StoreError::Writer("the writer stopped before answering".into()))?
+            .map_err(|_| StoreError::Writer("the SQLite writer thread has stopped".into()))?;
+        answered.await.map_err(|_| {
+            StoreError::Writer("the SQLite writer thread stopped before returning a result".into())
+        })?
     }
 }
 
-/// The writer thread's loop; it ends when every [`Writer`] handle is dropped.
+/// Runs batches of write jobs until every [`Writer`] handle is dropped.
 async fn write_batches(
     connection: SqliteConnection,
     options: SqliteConnectOptions,
@@ -175,7 +179,7 @@ async fn write_batches(
                 Ok(reopened) => connection.insert(reopened),
                 Err(error) => {
                     tracing::error!(%error, "the SQLite writer cannot reopen the database");
-                    refuse(first, format!("cannot reopen the database: {error}")).await;
+                    reject(first, format!("cannot reopen the database: {error}")).await;
                     continue;
                 }
             },
@@ -187,8 +191,8 @@ async fn write_batches(
     }
 }
 
-/// Runs `first` and the jobs queued behind it in one transaction, and answers them. Returns
-/// whether the connection is fit for the next batch.
+/// Runs `first` and the jobs queued behind it in one transaction, and sends their results.
+/// Returns whether the connection is fit for the next batch.
 async fn write_batch(
     connection: &mut SqliteConnection,
     first: Job,
@@ -198,7 +202,7 @@ async fn write_batch(
         Ok(batch) => batch,
         Err(error) => {
             tracing::error!(%error, "the SQLite writer cannot begin a transaction");
-            refuse(first, format!("cannot begin a transaction: {error}")).await;
+            reject(first, format!("cannot begin a transaction: {error}")).await;
             return false;
         }
     };
@@ -227,8 +231,8 @@ async fn write_batch(
     }
 }
 
-/// Answers a job that cannot run with the reason.
-async fn refuse(job: Job, reason: String) {
+/// Fails a job that cannot run, with the reason.
+async fn reject(job: Job, reason: String) {
     let (_, delivery) = job(Err(reason)).await;
     delivery(None);
 }
