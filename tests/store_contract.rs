@@ -800,7 +800,10 @@ async fn pre_authorized_code_redeemed_once(store: Arc<dyn Store>) {
             .redeem_pre_authorized_code(&code.hash, None, 5, NOW)
             .await
             .unwrap(),
-        Redemption::Granted(record.id.clone())
+        Redemption::Granted {
+            certificate_id: record.id.clone(),
+            status: Status::Active
+        }
     );
     assert_eq!(
         store
@@ -886,7 +889,10 @@ async fn right_tx_code_redeems(store: Arc<dyn Store>) {
             .redeem_pre_authorized_code(&code.hash, Some("right"), 5, NOW)
             .await
             .unwrap(),
-        Redemption::Granted(record.id.clone())
+        Redemption::Granted {
+            certificate_id: record.id.clone(),
+            status: Status::Active
+        }
     );
 }
 
@@ -917,7 +923,7 @@ async fn concurrent_redemptions_one_wins(store: Arc<dyn Store>) {
     let mut wrong = 0;
     for attempt in attempts {
         match attempt.await.unwrap() {
-            Redemption::Granted(_) => granted += 1,
+            Redemption::Granted { .. } => granted += 1,
             Redemption::WrongTxCode { .. } => wrong += 1,
             Redemption::Locked | Redemption::Invalid => {}
         }

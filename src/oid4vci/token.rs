@@ -124,11 +124,16 @@ pub async fn exchange(
 ) -> Result<(TokenResponse, String), TokenError> {
     let grant_type = form_parameter(form, "grant_type")?
         .ok_or_else(|| TokenError::InvalidRequest("grant_type is missing".into()))?;
-    let (certificate_id, client_id, identifiers) = match grant_type {
-        PRE_AUTHORIZED_CODE_GRANT => (redeem_pre_authorized(store, form, now).await?, None, None),
+    // The pre-authorized code's redemption returns the certificate's status too; the other
+    // grants read it afterwards.
+    let (certificate_id, known_status, client_id, identifiers) = match grant_type {
+        PRE_AUTHORIZED_CODE_GRANT => {
+            let (certificate_id, status) = redeem_pre_authorized(store, form, now).await?;
+            (certificate_id, Some(status), None, None)
+        }
         "refresh_token" => {
             let (certificate_id, grant) = redeem_refresh_token(store, form, dpop_jkt.as_deref(), now).await?;
-            (certificate_id, grant.client_id, grant.credential_identifiers)
+            (certificate_id, None, grant.client_id, grant.credential_identifiers)
         }
         "authorization_code" => {
             let redeemed = super::authorization::redeem_code(store, form, now).await?;
@@ -140,6 +145,7 @@ pub async fn exchange(
                 .then(|| redeemed.request.configuration_ids.clone());
             (
                 redeemed.certificate_id,
+                None,
                 Some(redeemed.request.client_id),
                 identifiers,
             )
@@ -152,11 +158,14 @@ pub async fn exchange(
     };
     // NOTE: the code is consumed before the status is read, so the offer of a suspended
     // certificate does not work after reinstatement. The e-service then creates a new offer.
-    let status = store
-        .certificate_by_id(&certificate_id)
-        .await?
-        .map(|record| record.status)
-        .ok_or(TokenError::InvalidGrant)?;
+    let status = match known_status {
+        Some(status) => status,
+        None => store
+            .certificate_by_id(&certificate_id)
+            .await?
+            .map(|record| record.status)
+            .ok_or(TokenError::InvalidGrant)?,
+    };
     // A pending certificate gets a token, because its credential request gets deferred issuance
     // until a case officer approves it.
     if matches!(status, Status::Revoked | Status::Suspended) {
@@ -262,13 +271,13 @@ async fn redeem_pre_authorized(
     store: &dyn Store,
     form: &[(String, String)],
     now: i64,
-) -> Result<String, TokenError> {
+) -> Result<(String, Status), TokenError> {
     let code = form_parameter(form, "pre-authorized_code")?
         .filter(|code| !code.is_empty())
         .ok_or_else(|| TokenError::InvalidRequest("pre-authorized_code is missing".into()))?;
     let tx_code = form_parameter(form, "tx_code")?.map(|tx_code| tx_code_hash(code, tx_code));
 
-    let certificate_id = match store
+    let granted = match store
         .redeem_pre_authorized_code(
             &hash_secret(code),
             tx_code.as_deref(),
@@ -277,12 +286,15 @@ async fn redeem_pre_authorized(
         )
         .await?
     {
-        Redemption::Granted(certificate_id) => certificate_id,
+        Redemption::Granted {
+            certificate_id,
+            status,
+        } => (certificate_id, status),
         Redemption::WrongTxCode { attempts_left } => {
             return Err(TokenError::WrongTxCode { attempts_left })
         }
         Redemption::Locked => return Err(TokenError::Locked),
         Redemption::Invalid => return Err(TokenError::InvalidGrant),
     };
-    Ok(certificate_id)
+    Ok(granted)
 }

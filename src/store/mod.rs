@@ -178,8 +178,12 @@ pub struct OfferRecord {
 /// The outcome of redeeming a pre-authorized code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Redemption {
-    /// The code was valid and is now consumed; the certificate id.
-    Granted(String),
+    /// The code was valid and is now consumed. The certificate's status comes with it, so the
+    /// token endpoint needs no second read.
+    Granted {
+        certificate_id: String,
+        status: Status,
+    },
     /// The transaction code was missing or wrong; this many attempts remain.
     WrongTxCode { attempts_left: i64 },
     /// Too many wrong transaction codes: the code is withdrawn.
@@ -1013,7 +1017,7 @@ macro_rules! store_impl {
                     "DELETE FROM secrets WHERE kind = 'pre-authorized_code' AND hash = $1 AND expires_at > $2
                        AND NOT EXISTS (SELECT 1 FROM credential_offers WHERE code_hash = $1
                            AND (failed_attempts >= $3 OR (tx_code_hash IS NOT NULL AND tx_code_hash <> COALESCE($4, ''))))
-                     RETURNING subject_id",
+                     RETURNING subject_id, (SELECT status FROM certificates WHERE id = subject_id) AS status",
                 )
                 .bind(&code_hash)
                 .bind(now)
@@ -1022,7 +1026,15 @@ macro_rules! store_impl {
                 .fetch_optional(&mut *connection)
                 .await?;
                 if let Some(row) = granted {
-                    return Ok(Redemption::Granted(row.try_get("subject_id")?));
+                    // A code whose certificate is gone grants nothing.
+                    let status: Option<String> = row.try_get("status")?;
+                    let Some(status) = status else {
+                        return Ok(Redemption::Invalid);
+                    };
+                    return Ok(Redemption::Granted {
+                        certificate_id: row.try_get("subject_id")?,
+                        status: Status::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("status {status:?}")))?,
+                    });
                 }
 
                 // Otherwise a wrong or missing transaction code counts one attempt, atomically per
