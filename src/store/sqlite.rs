@@ -99,10 +99,10 @@ const QUEUE_LENGTH: usize = 4096;
 
 /// The SQLite writer: a thread of its own that owns the writing connection and runs write jobs
 /// in batches. It takes every job queued when a batch starts, runs them one after the other in
-/// one `BEGIN IMMEDIATE` transaction, commits once, and then sends each caller its result. Under load a
-/// commit so serves many requests, and no request waits for another request's task to be
-/// scheduled before the connection is free again. A job that fails ends its batch, which is
-/// committed without it, so no job runs after an error in the same transaction.
+/// one `BEGIN IMMEDIATE` transaction, commits once, and then sends each caller its result. Under
+/// load one commit serves many requests, and the connection never waits for a request's task to
+/// be scheduled. A job that fails ends its batch, which is committed without the failed job's
+/// changes, so no job runs after an error in the same transaction.
 #[derive(Debug, Clone)]
 struct Writer {
     jobs: mpsc::Sender<Job>,

@@ -160,7 +160,7 @@ pub(super) async fn notification(
     {
         return Err(OauthError::bad_request(
             "invalid_notification_id",
-            "the notification_id is unknown, expired or belongs to another access token",
+            "the notification_id is unknown or expired, or it was issued for another certificate than this access token's",
         ));
     }
     // The wallet's event_description is free text that may name the holder, so it is not
