@@ -99,8 +99,8 @@ const QUEUE_LENGTH: usize = 4096;
 /// The SQLite writer: a thread of its own that owns the writing connection and runs write jobs
 /// in batches. It takes every job queued when a batch starts, runs them one after the other in
 /// one `BEGIN IMMEDIATE` transaction, commits once, and then sends each caller its result. Under
-/// load one commit serves many requests, and the connection never waits for a request's task to
-/// be scheduled. A job that fails ends its batch, which is committed without the failed job's
+/// load one commit serves many requests, and the connection does not wait for a request's task
+/// to be scheduled. A job that fails ends its batch, which is committed without the failed job's
 /// changes, so no job runs after an error in the same transaction.
 #[derive(Debug, Clone)]
 struct Writer {
@@ -177,8 +177,8 @@ async fn write_batches(
             None => match SqliteConnection::connect_with(&options).await {
                 Ok(reopened) => connection.insert(reopened),
                 Err(error) => {
-                    tracing::error!(%error, "the SQLite writer cannot reopen the database");
-                    reject(first, format!("cannot reopen the database: {error}")).await;
+                    tracing::error!(%error, "the SQLite writer failed to reopen the database");
+                    reject(first, format!("failed to reopen the database: {error}")).await;
                     continue;
                 }
             },
@@ -200,8 +200,8 @@ async fn write_batch(
     let mut batch = match connection.begin_with("BEGIN IMMEDIATE").await {
         Ok(batch) => batch,
         Err(error) => {
-            tracing::error!(%error, "the SQLite writer cannot begin a transaction");
-            reject(first, format!("cannot begin a transaction: {error}")).await;
+            tracing::error!(%error, "the SQLite writer failed to begin a transaction");
+            reject(first, format!("failed to begin a transaction: {error}")).await;
             return false;
         }
     };
@@ -220,7 +220,7 @@ async fn write_batch(
             true
         }
         Err(error) => {
-            tracing::error!(%error, "the SQLite writer cannot commit");
+            tracing::error!(%error, "the SQLite writer failed to commit");
             let reason = error.to_string();
             deliveries
                 .into_iter()
@@ -242,7 +242,7 @@ const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Log size, in pages (64 MiB at SQLite's default 4 KiB), at which the writer checkpoints itself.
 /// Under continuous writes the background checkpoint never reaches the end of the log, and only a
-/// checkpoint that does lets the next write start the log from its beginning again: without this
+/// checkpoint that does lets the next write start the log from its beginning again. Without this
 /// the log grew by 2 GB in 30 s of the wallet flow benchmark. The background task has copied most
 /// pages by then, so the writer's checkpoint has little left to copy.
 const WRITER_CHECKPOINT_PAGES: u32 = 16_384;
