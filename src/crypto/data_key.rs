@@ -183,7 +183,8 @@ fn hmac_for(key: &[u8; 32], purpose: &str, message: &[u8]) -> [u8; 32] {
 /// small fraction of the set-up cost that OpenSSL pays per key.
 fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
     use hmac::Mac;
-    // HMAC takes keys of any length, so creating it cannot fail.
+    // HMAC takes keys of any length (RFC 2104 hashes a key longer than the block), and the hmac
+    // crate's `new_from_slice` accepts every length, so creating the MAC cannot fail.
     #[allow(clippy::expect_used)]
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC accepts any key");
     mac.update(message);

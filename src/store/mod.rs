@@ -589,7 +589,8 @@ macro_rules! store_impl {
                 })).await?;
                 return Ok(CreateOutcome::Created(certificate.clone()));
             };
-            let claimed = self.write(move |connection| Box::pin(async move {
+            // `Some((same_request, certificate_id))` when an earlier request claimed the key.
+            let earlier_claim = self.write(move |connection| Box::pin(async move {
                 let mut transaction = connection.begin().await?;
                 let claimed = sqlx::query(
                     "INSERT INTO idempotency_keys (client_id, idempotency_key, request_hash, certificate_id, created_at)
@@ -619,7 +620,7 @@ macro_rules! store_impl {
                 transaction.commit().await?;
                 Ok(None)
             })).await?;
-            match claimed {
+            match earlier_claim {
                 None => Ok(CreateOutcome::Created(certificate.clone())),
                 Some((false, certificate_id)) => Ok(CreateOutcome::Conflict { certificate_id }),
                 Some((true, certificate_id)) => {
