@@ -19,6 +19,10 @@ use openssl::nid::Nid;
 use openssl::pkey::{PKey, Private};
 use serde_json::{json, Value};
 
+/// The same allocator as `intyg serve`, so the driver takes as little of the shared CPU as it can.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const PRE_AUTHORIZED_GRANT: &str = "urn:ietf:params:oauth:grant-type:pre-authorized_code";
 
 fn b64url(bytes: impl AsRef<[u8]>) -> String {
