@@ -6,6 +6,7 @@
 //! (see `crypto::DataKeys`). Its ciphertext is deleted when the retention period ends, and the
 //! record and its status stay.
 
+mod lite;
 mod postgres;
 mod sqlite;
 
@@ -32,6 +33,8 @@ pub enum StoreError {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     #[error("a stored value is invalid: {0}")]
     Corrupt(String),
     #[error("{0} already exists")]
@@ -487,11 +490,12 @@ fn decode_list(text: &str) -> Result<Vec<String>, StoreError> {
         .map_err(|error| StoreError::Corrupt(format!("list {text:?}: {error}")))
 }
 
-/// Generates the `Store` implementation for one sqlx database. The two backends run the
-/// same SQL (`$n` parameters, `ON CONFLICT`, `RETURNING` are common to SQLite 3.35+ and PostgreSQL),
-/// so one body keeps them from drifting apart.
+/// Generates the `Store` implementation for one database, whose statements `$sql::query` makes:
+/// sqlx for PostgreSQL and [`lite`] for SQLite, which offers the same calls. The two backends run
+/// the same SQL (`$n` parameters, `ON CONFLICT`, `RETURNING` are common to SQLite 3.35+ and
+/// PostgreSQL), so one body keeps them from drifting apart.
 macro_rules! store_impl {
-    ($store:ty, $database:ty) => {
+    ($store:ty, $sql:ident) => {
     impl $store {
         /// Moves the certificate from status `from` to `to` and records `action` in the audit
         /// log when it changed.
@@ -509,7 +513,7 @@ macro_rules! store_impl {
             let (owner, certificate_id, actor) = (client_id.to_owned(), id.to_owned(), actor.to_owned());
             self.write(move |connection| Box::pin(async move {
                 let mut transaction = connection.begin().await?;
-                let changed = sqlx::query(
+                let changed = $sql::query(
                     "UPDATE certificates SET status = $1, updated_at = $2 WHERE id = $3 AND client_id = $4 AND status = $5",
                 )
                 .bind(to.as_str())
@@ -531,7 +535,7 @@ macro_rules! store_impl {
     #[async_trait::async_trait]
     impl Store for $store {
         async fn ping(&self) -> Result<(), StoreError> {
-            sqlx::query("SELECT 1").execute(&self.pool).await?;
+            $sql::query("SELECT 1").execute(&self.pool).await?;
             Ok(())
         }
 
@@ -539,7 +543,7 @@ macro_rules! store_impl {
             let client = client.clone();
             let types = super::encode_list(&client.types)?;
             self.write(move |connection| Box::pin(async move {
-                let result = sqlx::query(
+                let result = $sql::query(
                     "INSERT INTO api_clients (id, name, key_hash, types, created_at) VALUES ($1, $2, $3, $4, $5)
                      ON CONFLICT DO NOTHING",
                 )
@@ -558,7 +562,7 @@ macro_rules! store_impl {
         }
 
         async fn client_by_key_hash(&self, key_hash: &str) -> Result<Option<ApiClient>, StoreError> {
-            let row = sqlx::query("SELECT id, name, key_hash, types, created_at FROM api_clients WHERE key_hash = $1")
+            let row = $sql::query("SELECT id, name, key_hash, types, created_at FROM api_clients WHERE key_hash = $1")
                 .bind(key_hash)
                 .fetch_optional(&self.pool)
                 .await?;
@@ -592,7 +596,7 @@ macro_rules! store_impl {
             // `Some((same_request, certificate_id))` when an earlier request claimed the key.
             let earlier_claim = self.write(move |connection| Box::pin(async move {
                 let mut transaction = connection.begin().await?;
-                let claimed = sqlx::query(
+                let claimed = $sql::query(
                     "INSERT INTO idempotency_keys (client_id, idempotency_key, request_hash, certificate_id, created_at)
                      VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
                 )
@@ -604,7 +608,7 @@ macro_rules! store_impl {
                 .execute(&mut *transaction)
                 .await?;
                 if claimed.rows_affected() == 0 {
-                    let row = sqlx::query(
+                    let row = $sql::query(
                         "SELECT request_hash, certificate_id FROM idempotency_keys WHERE client_id = $1 AND idempotency_key = $2",
                     )
                     .bind(&record.client_id)
@@ -633,7 +637,7 @@ macro_rules! store_impl {
         }
 
         async fn certificate(&self, client_id: &str, id: &str) -> Result<Option<CertificateRecord>, StoreError> {
-            let row = sqlx::query(&format!("SELECT {CERTIFICATE_COLUMNS} FROM certificates WHERE id = $1 AND client_id = $2"))
+            let row = $sql::query(&format!("SELECT {CERTIFICATE_COLUMNS} FROM certificates WHERE id = $1 AND client_id = $2"))
                 .bind(id)
                 .bind(client_id)
                 .fetch_optional(&self.pool)
@@ -642,7 +646,7 @@ macro_rules! store_impl {
         }
 
         async fn list_certificates(&self, client_id: &str, query: &ListQuery) -> Result<Vec<CertificateRecord>, StoreError> {
-            let rows = sqlx::query(&format!(
+            let rows = $sql::query(&format!(
                 "SELECT {CERTIFICATE_COLUMNS} FROM certificates
                  WHERE client_id = $1 AND ($2 IS NULL OR type_id = $2) AND ($3 IS NULL OR status = $3) AND ($4 IS NULL OR id > $4)
                  ORDER BY id LIMIT $5"
@@ -668,7 +672,7 @@ macro_rules! store_impl {
             let (owner, certificate_id, reason, actor) = (client_id.to_owned(), id.to_owned(), reason.to_owned(), actor.to_owned());
             self.write(move |connection| Box::pin(async move {
                 let mut transaction = connection.begin().await?;
-                let changed = sqlx::query(
+                let changed = $sql::query(
                     "UPDATE certificates SET status = 'revoked', revoked_at = $1, revocation_reason = $2, updated_at = $1
                      WHERE id = $3 AND client_id = $4 AND status <> 'revoked'",
                 )
@@ -698,7 +702,7 @@ macro_rules! store_impl {
         }
 
         async fn status_list_entries(&self, list: u32) -> Result<Vec<(u32, Status)>, StoreError> {
-            let rows = sqlx::query("SELECT status_index, status FROM certificates WHERE status_list = $1 AND status <> 'active'")
+            let rows = $sql::query("SELECT status_index, status FROM certificates WHERE status_list = $1 AND status <> 'active'")
                 .bind(i64::from(list))
                 .fetch_all(&self.pool)
                 .await?;
@@ -714,7 +718,7 @@ macro_rules! store_impl {
         }
 
         async fn status_list_usage(&self) -> Result<Option<(u32, u32)>, StoreError> {
-            let row = sqlx::query(
+            let row = $sql::query(
                 "SELECT status_list, COUNT(*) AS used FROM certificates
                  WHERE status_list = (SELECT MAX(status_list) FROM certificates) GROUP BY status_list",
             )
@@ -732,7 +736,7 @@ macro_rules! store_impl {
         async fn delete_secrets(&self, kind: &str, subject_id: &str) -> Result<u64, StoreError> {
             let (kind, subject_id) = (kind.to_owned(), subject_id.to_owned());
             self.write(move |connection| Box::pin(async move {
-                let result = sqlx::query("DELETE FROM secrets WHERE kind = $1 AND subject_id = $2")
+                let result = $sql::query("DELETE FROM secrets WHERE kind = $1 AND subject_id = $2")
                     .bind(&kind)
                     .bind(&subject_id)
                     .execute(&mut *connection)
@@ -743,7 +747,7 @@ macro_rules! store_impl {
 
         async fn purge_expired_data(&self, now: i64) -> Result<u64, StoreError> {
             self.write(move |connection| Box::pin(async move {
-                let result = sqlx::query(
+                let result = $sql::query(
                     "UPDATE certificates SET data_key_id = NULL, data_nonce = NULL, data_ciphertext = NULL, data_deleted_at = $1
                      WHERE retain_until <= $1 AND data_ciphertext IS NOT NULL",
                 )
@@ -757,7 +761,7 @@ macro_rules! store_impl {
         async fn put_secret(&self, secret: &Secret) -> Result<(), StoreError> {
             let secret = secret.clone();
             self.write(move |connection| Box::pin(async move {
-                sqlx::query("INSERT INTO secrets (kind, hash, subject_id, expires_at) VALUES ($1, $2, $3, $4)")
+                $sql::query("INSERT INTO secrets (kind, hash, subject_id, expires_at) VALUES ($1, $2, $3, $4)")
                     .bind(&secret.kind)
                     .bind(&secret.hash)
                     .bind(&secret.subject_id)
@@ -769,7 +773,7 @@ macro_rules! store_impl {
         }
 
         async fn find_secret(&self, kind: &str, hash: &str, now: i64) -> Result<Option<String>, StoreError> {
-            let row = sqlx::query("SELECT subject_id FROM secrets WHERE kind = $1 AND hash = $2 AND expires_at > $3")
+            let row = $sql::query("SELECT subject_id FROM secrets WHERE kind = $1 AND hash = $2 AND expires_at > $3")
                 .bind(kind)
                 .bind(hash)
                 .bind(now)
@@ -779,7 +783,7 @@ macro_rules! store_impl {
         }
 
         async fn certificate_by_id(&self, id: &str) -> Result<Option<CertificateRecord>, StoreError> {
-            let row = sqlx::query(&format!("SELECT {CERTIFICATE_COLUMNS} FROM certificates WHERE id = $1"))
+            let row = $sql::query(&format!("SELECT {CERTIFICATE_COLUMNS} FROM certificates WHERE id = $1"))
                 .bind(id)
                 .fetch_optional(&self.pool)
                 .await?;
@@ -789,7 +793,7 @@ macro_rules! store_impl {
         async fn consume_secret(&self, kind: &str, hash: &str, now: i64) -> Result<Option<String>, StoreError> {
             let (kind, hash) = (kind.to_owned(), hash.to_owned());
             self.write(move |connection| Box::pin(async move {
-                let row = sqlx::query("DELETE FROM secrets WHERE kind = $1 AND hash = $2 AND expires_at > $3 RETURNING subject_id")
+                let row = $sql::query("DELETE FROM secrets WHERE kind = $1 AND hash = $2 AND expires_at > $3 RETURNING subject_id")
                     .bind(&kind)
                     .bind(&hash)
                     .bind(now)
@@ -800,7 +804,7 @@ macro_rules! store_impl {
         }
 
         async fn audit_events(&self, certificate_id: &str) -> Result<Vec<AuditEvent>, StoreError> {
-            let rows = sqlx::query("SELECT at, actor, action, certificate_id, detail FROM audit_log WHERE certificate_id = $1 ORDER BY id")
+            let rows = $sql::query("SELECT at, actor, action, certificate_id, detail FROM audit_log WHERE certificate_id = $1 ORDER BY id")
                 .bind(certificate_id)
                 .fetch_all(&self.pool)
                 .await?;
@@ -821,7 +825,7 @@ macro_rules! store_impl {
             let registration = registration.clone();
             self.write(move |connection| Box::pin(async move {
                 let mut transaction = connection.begin().await?;
-                let inserted = sqlx::query(
+                let inserted = $sql::query(
                     "INSERT INTO pass_registrations (device_library_id, pass_type_id, serial_number, push_token, created_at)
                      VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
                 )
@@ -835,7 +839,7 @@ macro_rules! store_impl {
                 .rows_affected()
                     == 1;
                 if !inserted {
-                    sqlx::query(
+                    $sql::query(
                         "UPDATE pass_registrations SET push_token = $1
                          WHERE device_library_id = $2 AND pass_type_id = $3 AND serial_number = $4",
                     )
@@ -859,7 +863,7 @@ macro_rules! store_impl {
         ) -> Result<bool, StoreError> {
             let (device, pass_type, serial) = (device_library_id.to_owned(), pass_type_id.to_owned(), serial_number.to_owned());
             self.write(move |connection| Box::pin(async move {
-                let result = sqlx::query(
+                let result = $sql::query(
                     "DELETE FROM pass_registrations WHERE device_library_id = $1 AND pass_type_id = $2 AND serial_number = $3",
                 )
                 .bind(&device)
@@ -877,7 +881,7 @@ macro_rules! store_impl {
             pass_type_id: &str,
             since: i64,
         ) -> Result<Vec<String>, StoreError> {
-            let rows = sqlx::query(
+            let rows = $sql::query(
                 "SELECT r.serial_number FROM pass_registrations r JOIN certificates c ON c.id = r.serial_number
                  WHERE r.device_library_id = $1 AND r.pass_type_id = $2 AND c.updated_at >= $3
                  ORDER BY r.serial_number",
@@ -893,7 +897,7 @@ macro_rules! store_impl {
         }
 
         async fn pass_push_tokens(&self, serial_number: &str) -> Result<Vec<String>, StoreError> {
-            let rows = sqlx::query(
+            let rows = $sql::query(
                 "SELECT DISTINCT push_token FROM pass_registrations WHERE serial_number = $1 ORDER BY push_token",
             )
             .bind(serial_number)
@@ -907,7 +911,7 @@ macro_rules! store_impl {
         async fn forget_push_token(&self, push_token: &str) -> Result<u64, StoreError> {
             let push_token = push_token.to_owned();
             self.write(move |connection| Box::pin(async move {
-                let result = sqlx::query("DELETE FROM pass_registrations WHERE push_token = $1")
+                let result = $sql::query("DELETE FROM pass_registrations WHERE push_token = $1")
                     .bind(&push_token)
                     .execute(&mut *connection)
                     .await?;
@@ -918,7 +922,7 @@ macro_rules! store_impl {
         async fn record_audit(&self, event: &AuditEvent) -> Result<(), StoreError> {
             let event = event.clone();
             self.write(move |connection| Box::pin(async move {
-                sqlx::query("INSERT INTO audit_log (at, actor, action, certificate_id, detail) VALUES ($1, $2, $3, $4, $5)")
+                $sql::query("INSERT INTO audit_log (at, actor, action, certificate_id, detail) VALUES ($1, $2, $3, $4, $5)")
                     .bind(event.at)
                     .bind(&event.actor)
                     .bind(&event.action)
@@ -933,7 +937,7 @@ macro_rules! store_impl {
         async fn put_secret_once(&self, secret: &Secret) -> Result<bool, StoreError> {
             let secret = secret.clone();
             self.write(move |connection| Box::pin(async move {
-                let result = sqlx::query(
+                let result = $sql::query(
                     "INSERT INTO secrets (kind, hash, subject_id, expires_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
                 )
                 .bind(&secret.kind)
@@ -950,7 +954,7 @@ macro_rules! store_impl {
             self.write(move |connection| Box::pin(async move {
                 let mut purged = 0;
                 for table in ["secrets", "authorization_sessions", "access_tokens", "credential_offers", "deferred_credentials"] {
-                    purged += sqlx::query(&format!("DELETE FROM {table} WHERE expires_at <= $1"))
+                    purged += $sql::query(&format!("DELETE FROM {table} WHERE expires_at <= $1"))
                         .bind(now)
                         .execute(&mut *connection)
                         .await?
@@ -964,7 +968,7 @@ macro_rules! store_impl {
             let offer = offer.clone();
             self.write(move |connection| Box::pin(async move {
                 // A trigger stores the offer's pre-authorized code in the same statement.
-                sqlx::query(
+                $sql::query(
                     "INSERT INTO credential_offers (id_hash, code_hash, certificate_id, tx_code_hash, tx_code_length, failed_attempts, expires_at)
                      VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 )
@@ -982,7 +986,7 @@ macro_rules! store_impl {
         }
 
         async fn offer(&self, id_hash: &str, now: i64) -> Result<Option<OfferRecord>, StoreError> {
-            let row = sqlx::query(
+            let row = $sql::query(
                 "SELECT id_hash, code_hash, certificate_id, tx_code_hash, tx_code_length, failed_attempts, expires_at
                  FROM credential_offers WHERE id_hash = $1 AND expires_at > $2",
             )
@@ -1014,7 +1018,7 @@ macro_rules! store_impl {
             let (code_hash, tx_code_hash) = (code_hash.to_owned(), tx_code_hash.map(str::to_owned));
             self.write(move |connection| Box::pin(async move {
                 // A correct code is the common case, so it is tried first, and one statement grants it.
-                let granted = sqlx::query(
+                let granted = $sql::query(
                     "DELETE FROM secrets WHERE kind = 'pre-authorized_code' AND hash = $1 AND expires_at > $2
                        AND NOT EXISTS (SELECT 1 FROM credential_offers WHERE code_hash = $1
                            AND (failed_attempts >= $3 OR (tx_code_hash IS NOT NULL AND tx_code_hash <> COALESCE($4, ''))))
@@ -1040,7 +1044,7 @@ macro_rules! store_impl {
 
                 // Otherwise a wrong or missing transaction code counts one attempt, atomically per
                 // row.
-                let failed = sqlx::query(
+                let failed = $sql::query(
                     "UPDATE credential_offers SET failed_attempts = failed_attempts + 1
                      WHERE code_hash = $1 AND tx_code_hash IS NOT NULL AND tx_code_hash <> COALESCE($2, '')
                        AND failed_attempts < $3 AND expires_at > $4
@@ -1055,7 +1059,7 @@ macro_rules! store_impl {
                 if let Some(row) = failed {
                     let attempts: i64 = row.try_get("failed_attempts")?;
                     if attempts >= max_attempts {
-                        sqlx::query("DELETE FROM secrets WHERE kind = 'pre-authorized_code' AND hash = $1")
+                        $sql::query("DELETE FROM secrets WHERE kind = 'pre-authorized_code' AND hash = $1")
                             .bind(&code_hash)
                             .execute(&mut *connection)
                             .await?;
@@ -1064,7 +1068,7 @@ macro_rules! store_impl {
                     return Ok(Redemption::WrongTxCode { attempts_left: max_attempts - attempts });
                 }
 
-                let locked = sqlx::query("SELECT 1 AS locked FROM credential_offers WHERE code_hash = $1 AND failed_attempts >= $2")
+                let locked = $sql::query("SELECT 1 AS locked FROM credential_offers WHERE code_hash = $1 AND failed_attempts >= $2")
                     .bind(&code_hash)
                     .bind(max_attempts)
                     .fetch_optional(&mut *connection)
@@ -1077,7 +1081,7 @@ macro_rules! store_impl {
             let token = token.clone();
             let identifiers = token.credential_identifiers.as_deref().map(super::encode_list).transpose()?;
             self.write(move |connection| Box::pin(async move {
-                sqlx::query(
+                $sql::query(
                     "INSERT INTO access_tokens (hash, certificate_id, client_id, dpop_jkt, credential_identifiers, expires_at)
                      VALUES ($1, $2, $3, $4, $5, $6)",
                 )
@@ -1094,7 +1098,7 @@ macro_rules! store_impl {
         }
 
         async fn access_token(&self, hash: &str, now: i64) -> Result<Option<AccessTokenRecord>, StoreError> {
-            let row = sqlx::query(
+            let row = $sql::query(
                 "SELECT hash, certificate_id, client_id, dpop_jkt, credential_identifiers, expires_at
                  FROM access_tokens WHERE hash = $1 AND expires_at > $2",
             )
@@ -1130,7 +1134,7 @@ macro_rules! store_impl {
         async fn put_authorization_session(&self, session: &AuthorizationSession) -> Result<(), StoreError> {
             let session = session.clone();
             self.write(move |connection| Box::pin(async move {
-                sqlx::query(
+                $sql::query(
                     "INSERT INTO authorization_sessions (kind, hash, certificate_id, data, expires_at) VALUES ($1, $2, $3, $4, $5)",
                 )
                 .bind(&session.kind)
@@ -1147,7 +1151,7 @@ macro_rules! store_impl {
         async fn take_authorization_session(&self, kind: &str, hash: &str, now: i64) -> Result<Option<AuthorizationSession>, StoreError> {
             let (kind, hash) = (kind.to_owned(), hash.to_owned());
             self.write(move |connection| Box::pin(async move {
-                let row = sqlx::query(
+                let row = $sql::query(
                     "DELETE FROM authorization_sessions WHERE kind = $1 AND hash = $2 AND expires_at > $3
                      RETURNING kind, hash, certificate_id, data, expires_at",
                 )
@@ -1172,7 +1176,7 @@ macro_rules! store_impl {
         async fn put_deferred_credential(&self, deferred: &DeferredCredential) -> Result<(), StoreError> {
             let deferred = deferred.clone();
             self.write(move |connection| Box::pin(async move {
-                sqlx::query(
+                $sql::query(
                     "INSERT INTO deferred_credentials (transaction_hash, certificate_id, credential_configuration, holder_jwks, expires_at)
                      VALUES ($1, $2, $3, $4, $5)",
                 )
@@ -1188,7 +1192,7 @@ macro_rules! store_impl {
         }
 
         async fn deferred_credential(&self, transaction_hash: &str, now: i64) -> Result<Option<DeferredCredential>, StoreError> {
-            let row = sqlx::query(
+            let row = $sql::query(
                 "SELECT transaction_hash, certificate_id, credential_configuration, holder_jwks, expires_at
                  FROM deferred_credentials WHERE transaction_hash = $1 AND expires_at > $2",
             )
@@ -1202,7 +1206,7 @@ macro_rules! store_impl {
         async fn take_deferred_credential(&self, transaction_hash: &str, now: i64) -> Result<Option<DeferredCredential>, StoreError> {
             let transaction_hash = transaction_hash.to_owned();
             self.write(move |connection| Box::pin(async move {
-                let row = sqlx::query(
+                let row = $sql::query(
                     "DELETE FROM deferred_credentials WHERE transaction_hash = $1 AND expires_at > $2
                      RETURNING transaction_hash, certificate_id, credential_configuration, holder_jwks, expires_at",
                 )
@@ -1217,14 +1221,14 @@ macro_rules! store_impl {
     };
 }
 
-/// Generates the row helpers for one sqlx database.
+/// Generates the row helpers for one database: its rows are `$row`, its connections `$connection`.
 macro_rules! store_helpers {
-    ($database:ty) => {
+    ($sql:ident, $row:ty, $connection:ty) => {
         const CERTIFICATE_COLUMNS: &str = "id, client_id, type_id, status, created_at, updated_at, valid_from, valid_until, \
              retain_until, channels, data_key_id, data_nonce, data_ciphertext, data_deleted_at, revoked_at, revocation_reason, \
              status_list, status_index";
 
-        fn certificate_from_row(row: &<$database as sqlx::Database>::Row) -> Result<CertificateRecord, StoreError> {
+        fn certificate_from_row(row: &$row) -> Result<CertificateRecord, StoreError> {
             let status: String = row.try_get("status")?;
             let channels: String = row.try_get("channels")?;
             let key_id: Option<String> = row.try_get("data_key_id")?;
@@ -1262,12 +1266,12 @@ macro_rules! store_helpers {
             })
         }
 
-        async fn insert_certificate<'e>(
-            executor: impl sqlx::Executor<'e, Database = $database>,
+        async fn insert_certificate(
+            connection: &mut $connection,
             certificate: &CertificateRecord,
         ) -> Result<(), StoreError> {
             let data = certificate.data.as_ref();
-            sqlx::query(
+            $sql::query(
                 "INSERT INTO certificates (id, client_id, type_id, status, created_at, updated_at, valid_from, valid_until,
                      retain_until, channels, data_key_id, data_nonce, data_ciphertext, status_list, status_index)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
@@ -1287,23 +1291,21 @@ macro_rules! store_helpers {
             .bind(data.map(|d| d.ciphertext.clone()))
             .bind(certificate.status_entry.map(|entry| i64::from(entry.list)))
             .bind(certificate.status_entry.map(|entry| i64::from(entry.index)))
-            .execute(executor)
+            .execute(connection)
             .await
-            .map_err(|error| match (&error, certificate.status_entry) {
+            .map_err(|error| match (unique_violation(&error), certificate.status_entry) {
                 // SQLite names the columns in its message and PostgreSQL the index.
-                (sqlx::Error::Database(database), Some(entry))
-                    if database.is_unique_violation()
-                        && (database.message().contains("status_index")
-                            || database.message().contains("certificates_by_status_entry")) =>
+                (Some(message), Some(entry))
+                    if message.contains("status_index") || message.contains("certificates_by_status_entry") =>
                 {
                     StoreError::StatusEntryTaken { list: entry.list, index: entry.index }
                 }
-                _ => StoreError::Database(error),
+                _ => StoreError::from(error),
             })?;
             Ok(())
         }
 
-        fn deferred_from_row(row: &<$database as sqlx::Database>::Row) -> Result<DeferredCredential, StoreError> {
+        fn deferred_from_row(row: &$row) -> Result<DeferredCredential, StoreError> {
             Ok(DeferredCredential {
                 transaction_hash: row.try_get("transaction_hash")?,
                 certificate_id: row.try_get("certificate_id")?,
@@ -1314,20 +1316,20 @@ macro_rules! store_helpers {
         }
 
         async fn insert_audit(
-            transaction: &mut sqlx::Transaction<'_, $database>,
+            connection: &mut $connection,
             at: i64,
             actor: &str,
             action: &str,
             certificate_id: Option<&str>,
             detail: Option<&str>,
         ) -> Result<(), StoreError> {
-            sqlx::query("INSERT INTO audit_log (at, actor, action, certificate_id, detail) VALUES ($1, $2, $3, $4, $5)")
+            $sql::query("INSERT INTO audit_log (at, actor, action, certificate_id, detail) VALUES ($1, $2, $3, $4, $5)")
                 .bind(at)
                 .bind(actor)
                 .bind(action)
                 .bind(certificate_id)
                 .bind(detail)
-                .execute(&mut **transaction)
+                .execute(connection)
                 .await?;
             Ok(())
         }

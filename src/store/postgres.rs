@@ -1,5 +1,5 @@
 use sqlx::postgres::{PgConnection, PgPoolOptions};
-use sqlx::{Connection, PgPool, Postgres, Row};
+use sqlx::{Connection, PgPool, Row};
 
 use super::{
     store_helpers, store_impl, AccessTokenRecord, ApiClient, AuditEvent, AuthorizationSession,
@@ -38,6 +38,16 @@ impl PostgresStore {
     }
 }
 
-store_helpers!(Postgres);
+/// The message of a unique constraint violation, which names the violated index.
+fn unique_violation(error: &sqlx::Error) -> Option<&str> {
+    match error {
+        sqlx::Error::Database(database) if database.is_unique_violation() => {
+            Some(database.message())
+        }
+        _ => None,
+    }
+}
 
-store_impl!(PostgresStore, Postgres);
+store_helpers!(sqlx, sqlx::postgres::PgRow, PgConnection);
+
+store_impl!(PostgresStore, sqlx);

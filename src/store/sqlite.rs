@@ -1,13 +1,13 @@
-use std::path::Path;
+use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::{mpsc as std_mpsc, Arc};
 use std::time::Duration;
 
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
-};
-use sqlx::{Connection, Row, Sqlite, SqlitePool};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode};
+use sqlx::Connection as _;
 use tokio::sync::{mpsc, oneshot};
 
+use super::lite::{self, unique_violation, Connection};
 use super::{
     store_helpers, store_impl, AccessTokenRecord, ApiClient, AuditEvent, AuthorizationSession,
     CertificateRecord, CreateOutcome, DeferredCredential, Idempotency, ListQuery, OfferRecord,
@@ -17,54 +17,48 @@ use super::{
 
 /// The embedded default store: one SQLite file in write-ahead-log mode.
 ///
-/// SQLite allows one writer at a time. Every write is therefore a job for one writer thread,
-/// which owns the only writing connection and commits the jobs queued at that moment together
-/// in one transaction (see [`Writer`]). Reads use a pool of their own.
+/// Statements run on the calling thread (see [`lite`]). SQLite allows one writer at a time, so
+/// every write is a job for one writer thread, which owns the only writing connection and commits
+/// the jobs queued at that moment together in one transaction (see [`Writer`]). Reads take a
+/// connection of their own from a pool.
 ///
-/// A background task copies the log back into the database file on a reading connection (see
+/// A background thread copies the log back into the database file (see
 /// [`CHECKPOINT_INTERVAL`]), so writes seldom wait for the disk flushes a checkpoint makes.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    pool: SqlitePool,
+    pool: Arc<lite::Pool>,
     writer: Writer,
+    /// Ends the checkpoint thread when the last copy of the store is dropped.
+    _checkpoints: std_mpsc::Sender<()>,
 }
 
 impl SqliteStore {
     /// Opens (creating if needed) the SQLite database at `url` and applies the migrations.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
         let path = url
-            .trim_start_matches("sqlite://")
-            .trim_start_matches("sqlite:");
-        if let Some(parent) = Path::new(path)
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-        {
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .filter(|path| !path.is_empty() && !path.contains('?'))
+            .map(PathBuf::from)
+            .ok_or_else(|| StoreError::UnsupportedUrl(url.to_owned()))?;
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|source| StoreError::DataDir {
                 path: parent.display().to_string(),
                 source,
             })?;
         }
-        // NORMAL synchronous mode in WAL is durable against a process crash, because the WAL is
-        // written before a transaction is reported committed. Only an operating system crash can
-        // lose the last transactions.
-        let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10))
-            .pragma("wal_autocheckpoint", WRITER_CHECKPOINT_PAGES.to_string());
-        let mut connection = SqliteConnection::connect_with(&options).await?;
-        sqlx::migrate!("migrations/sqlite")
-            .run(&mut connection)
-            .await?;
-        let writer = Writer::start(connection, options.clone())?;
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options)
-            .await?;
-        tokio::spawn(checkpoint_regularly(pool.clone()));
-        Ok(Self { pool, writer })
+        migrate(url).await?;
+        let writing = lite::open(
+            &path,
+            &format!("PRAGMA wal_autocheckpoint = {WRITER_CHECKPOINT_PAGES};"),
+        )?;
+        let writer = Writer::start(writing, path.clone())?;
+        let checkpoints = start_checkpoints(lite::open(&path, "")?)?;
+        Ok(Self {
+            pool: lite::Pool::new(&path),
+            writer,
+            _checkpoints: checkpoints,
+        })
     }
 
     /// Runs `job` on the writing connection, inside the transaction of the writer's current
@@ -73,10 +67,23 @@ impl SqliteStore {
     async fn write<T, F>(&self, job: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(&'c mut SqliteConnection) -> WriteFuture<'c, T> + Send + 'static,
+        F: for<'c> FnOnce(&'c mut Connection) -> WriteFuture<'c, T> + Send + 'static,
     {
         self.writer.run(job).await
     }
+}
+
+/// Applies the migrations, with sqlx's migrator and a connection of its own.
+async fn migrate(url: &str) -> Result<(), StoreError> {
+    let options = SqliteConnectOptions::from_str(url)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal);
+    let mut connection = SqliteConnection::connect_with(&options).await?;
+    sqlx::migrate!("migrations/sqlite")
+        .run(&mut connection)
+        .await?;
+    connection.close().await?;
+    Ok(())
 }
 
 /// Hands a job's result to its caller once the batch has ended: with `None` when the batch was
@@ -85,8 +92,7 @@ type Delivery = Box<dyn FnOnce(Option<&str>) + Send>;
 
 /// A type-erased write job: runs on the connection, or learns why it cannot, and reports
 /// whether it succeeded.
-type Job =
-    Box<dyn for<'c> FnOnce(Result<&'c mut SqliteConnection, String>) -> JobFuture<'c> + Send>;
+type Job = Box<dyn for<'c> FnOnce(Result<&'c mut Connection, String>) -> JobFuture<'c> + Send>;
 type JobFuture<'c> =
     std::pin::Pin<Box<dyn std::future::Future<Output = (bool, Delivery)> + Send + 'c>>;
 
@@ -108,10 +114,7 @@ struct Writer {
 }
 
 impl Writer {
-    fn start(
-        connection: SqliteConnection,
-        options: SqliteConnectOptions,
-    ) -> Result<Self, StoreError> {
+    fn start(connection: Connection, path: PathBuf) -> Result<Self, StoreError> {
         let (jobs, queue) = mpsc::channel(QUEUE_LENGTH);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -121,7 +124,7 @@ impl Writer {
             })?;
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || runtime.block_on(write_batches(connection, options, queue)))
+            .spawn(move || runtime.block_on(write_batches(connection, path, queue)))
             .map_err(|error| {
                 StoreError::Writer(format!("failed to start the SQLite writer thread: {error}"))
             })?;
@@ -131,7 +134,7 @@ impl Writer {
     async fn run<T, F>(&self, job: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(&'c mut SqliteConnection) -> WriteFuture<'c, T> + Send + 'static,
+        F: for<'c> FnOnce(&'c mut Connection) -> WriteFuture<'c, T> + Send + 'static,
     {
         let (answer, answered) = oneshot::channel();
         let job: Job = Box::new(move |connection| {
@@ -165,16 +168,15 @@ impl Writer {
 }
 
 /// Runs batches of write jobs until every [`Writer`] handle is dropped.
-async fn write_batches(
-    connection: SqliteConnection,
-    options: SqliteConnectOptions,
-    mut queue: mpsc::Receiver<Job>,
-) {
+async fn write_batches(connection: Connection, path: PathBuf, mut queue: mpsc::Receiver<Job>) {
     let mut connection = Some(connection);
     while let Some(first) = queue.recv().await {
         let writing = match connection.as_mut() {
             Some(writing) => writing,
-            None => match SqliteConnection::connect_with(&options).await {
+            None => match lite::open(
+                &path,
+                &format!("PRAGMA wal_autocheckpoint = {WRITER_CHECKPOINT_PAGES};"),
+            ) {
                 Ok(reopened) => connection.insert(reopened),
                 Err(error) => {
                     tracing::error!(%error, "the SQLite writer failed to reopen the database");
@@ -193,28 +195,25 @@ async fn write_batches(
 /// Runs `first` and the jobs queued behind it in one transaction, and sends their results.
 /// Returns whether the connection is fit for the next batch.
 async fn write_batch(
-    connection: &mut SqliteConnection,
+    connection: &mut Connection,
     first: Job,
     queue: &mut mpsc::Receiver<Job>,
 ) -> bool {
-    let mut batch = match connection.begin_with("BEGIN IMMEDIATE").await {
-        Ok(batch) => batch,
-        Err(error) => {
-            tracing::error!(%error, "the SQLite writer failed to begin a transaction");
-            reject(first, format!("failed to begin a transaction: {error}")).await;
-            return false;
-        }
-    };
+    if let Err(error) = connection.execute_batch("BEGIN IMMEDIATE") {
+        tracing::error!(%error, "the SQLite writer failed to begin a transaction");
+        reject(first, format!("failed to begin a transaction: {error}")).await;
+        return false;
+    }
     let mut deliveries = Vec::new();
     let mut next = Some(first);
     while let Some(job) = next.take() {
-        let (succeeded, delivery) = job(Ok(&mut batch)).await;
+        let (succeeded, delivery) = job(Ok(&mut *connection)).await;
         deliveries.push(delivery);
         if succeeded && deliveries.len() < MAX_BATCH {
             next = queue.try_recv().ok();
         }
     }
-    match batch.commit().await {
+    match connection.execute_batch("COMMIT") {
         Ok(()) => {
             deliveries.into_iter().for_each(|deliver| deliver(None));
             true
@@ -247,25 +246,31 @@ const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(250);
 /// pages by then, so the writer's checkpoint has little left to copy.
 const WRITER_CHECKPOINT_PAGES: u32 = 16_384;
 
-/// Copies committed pages from the write-ahead log into the database file until the pool closes.
-/// A passive checkpoint takes no lock that a writer or reader waits for.
-async fn checkpoint_regularly(pool: SqlitePool) {
-    let mut ticks = tokio::time::interval(CHECKPOINT_INTERVAL);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    while !pool.is_closed() {
-        ticks.tick().await;
-        if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .execute(&pool)
-            .await
-        {
-            if pool.is_closed() {
-                break;
+/// Starts the thread that copies committed pages from the write-ahead log into the database file
+/// on `connection`, every [`CHECKPOINT_INTERVAL`] until the returned sender is dropped. A passive
+/// checkpoint takes no lock that a writer or reader waits for, and on a thread of its own it
+/// takes no time from requests.
+fn start_checkpoints(mut connection: Connection) -> Result<std_mpsc::Sender<()>, StoreError> {
+    let (stop, stopped) = std_mpsc::channel::<()>();
+    std::thread::Builder::new()
+        .name("sqlite-checkpoint".into())
+        .spawn(move || {
+            while let Err(std_mpsc::RecvTimeoutError::Timeout) =
+                stopped.recv_timeout(CHECKPOINT_INTERVAL)
+            {
+                if let Err(error) = connection.execute_batch("PRAGMA wal_checkpoint(PASSIVE)") {
+                    tracing::warn!(%error, "checkpointing the SQLite write-ahead log failed");
+                }
             }
-            tracing::warn!(%error, "checkpointing the SQLite write-ahead log failed");
-        }
-    }
+        })
+        .map_err(|error| {
+            StoreError::Writer(format!(
+                "failed to start the SQLite checkpoint thread: {error}"
+            ))
+        })?;
+    Ok(stop)
 }
 
-store_helpers!(Sqlite);
+store_helpers!(lite, lite::Row, Connection);
 
-store_impl!(SqliteStore, Sqlite);
+store_impl!(SqliteStore, lite);

@@ -1,0 +1,381 @@
+//! SQLite statements run on the calling thread, behind the part of sqlx's query interface that
+//! the shared store body uses (`query`, `bind`, `execute`, `fetch_*`, `begin`, `try_get`), so
+//! SQLite and PostgreSQL keep one body of SQL.
+//!
+//! sqlx runs each SQLite connection on a thread of its own and hands every statement to it and
+//! back. A statement takes microseconds, and the two thread switches around it cost more than
+//! that: in the wallet flow benchmark they were about a fifth of the server's CPU time. Here a
+//! statement runs where it is called, and the futures these functions return are ready at once.
+
+use std::future::{ready, Ready};
+use std::ops::{Deref, DerefMut};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use rusqlite::types::{FromSql, ToSqlOutput, Value, ValueRef};
+use rusqlite::{OpenFlags, ToSql};
+
+/// Statements kept prepared per connection; the store runs about forty distinct ones.
+const STATEMENT_CACHE: usize = 64;
+
+/// How long a statement waits for a lock held by another connection before it fails.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Opens a connection to the database file at `path` with the settings every connection of the
+/// store uses. `extra_pragmas` are applied after them.
+pub fn open(path: &Path, extra_pragmas: &str) -> rusqlite::Result<Connection> {
+    let connection = rusqlite::Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    connection.busy_timeout(BUSY_TIMEOUT)?;
+    connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    // NORMAL synchronous mode in WAL is durable against a process crash, because the WAL is
+    // written before a transaction is reported committed. Only an operating system crash can
+    // lose the last transactions.
+    connection.execute_batch(&format!(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; {extra_pragmas}"
+    ))?;
+    Ok(Connection {
+        inner: connection,
+        savepoints: 0,
+    })
+}
+
+/// One SQLite connection. `begin` opens a savepoint, so it nests inside a transaction that is
+/// already open, such as the writer's batch.
+#[derive(Debug)]
+pub struct Connection {
+    inner: rusqlite::Connection,
+    savepoints: usize,
+}
+
+impl Connection {
+    /// Runs statements that take no parameters and return no rows.
+    pub fn execute_batch(&mut self, sql: &str) -> rusqlite::Result<()> {
+        self.inner.execute_batch(sql)
+    }
+
+    /// Opens a savepoint that [`Transaction::commit`] releases and that is rolled back unless
+    /// it is committed.
+    pub fn begin(&mut self) -> Ready<rusqlite::Result<Transaction<'_>>> {
+        let name = format!("s{}", self.savepoints);
+        ready(
+            self.inner
+                .execute_batch(&format!("SAVEPOINT {name}"))
+                .map(|()| {
+                    self.savepoints += 1;
+                    Transaction {
+                        connection: self,
+                        name,
+                        open: true,
+                    }
+                }),
+        )
+    }
+}
+
+/// A savepoint on a [`Connection`]; it dereferences to the connection for running statements.
+#[derive(Debug)]
+pub struct Transaction<'c> {
+    connection: &'c mut Connection,
+    name: String,
+    open: bool,
+}
+
+impl Transaction<'_> {
+    pub fn commit(mut self) -> Ready<rusqlite::Result<()>> {
+        ready(self.end(&format!("RELEASE {}", self.name)))
+    }
+
+    pub fn rollback(mut self) -> Ready<rusqlite::Result<()>> {
+        let name = &self.name;
+        ready(self.end(&format!("ROLLBACK TO {name}; RELEASE {name}")))
+    }
+
+    fn end(&mut self, sql: &str) -> rusqlite::Result<()> {
+        self.open = false;
+        self.connection.savepoints -= 1;
+        self.connection.inner.execute_batch(sql)
+    }
+}
+
+impl Drop for Transaction<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            let name = self.name.clone();
+            if let Err(error) = self.end(&format!("ROLLBACK TO {name}; RELEASE {name}")) {
+                tracing::error!(%error, "rolling back an SQLite savepoint failed");
+            }
+        }
+    }
+}
+
+impl Deref for Transaction<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        self.connection
+    }
+}
+
+impl DerefMut for Transaction<'_> {
+    fn deref_mut(&mut self) -> &mut Connection {
+        self.connection
+    }
+}
+
+/// Reading connections, opened when a statement needs one and none is free. A statement holds
+/// its connection only while it runs, without waiting in between, so the pool grows no larger
+/// than the number of threads that run statements at once.
+#[derive(Debug)]
+pub struct Pool {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl Pool {
+    pub fn new(path: &Path) -> Arc<Pool> {
+        Arc::new(Pool {
+            path: path.to_owned(),
+            idle: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn with<T>(
+        &self,
+        run: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        // A panic while the list was locked leaves the list itself intact.
+        let idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let mut connection = match idle {
+            Some(connection) => connection,
+            None => open(&self.path, "")?,
+        };
+        let result = run(&mut connection);
+        self.idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(connection);
+        result
+    }
+}
+
+/// Where a statement runs: a connection of the pool, or a given connection.
+pub trait Executor {
+    fn run<T>(
+        self,
+        run: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T>;
+}
+
+impl Executor for &Pool {
+    fn run<T>(
+        self,
+        run: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        self.with(run)
+    }
+}
+
+impl Executor for &Arc<Pool> {
+    fn run<T>(
+        self,
+        run: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        self.with(run)
+    }
+}
+
+impl Executor for &mut Connection {
+    fn run<T>(
+        self,
+        run: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        run(self)
+    }
+}
+
+/// A statement with its parameters, bound to `$1`, `$2`, ... in the order given.
+pub fn query(sql: &str) -> Query<'_> {
+    Query {
+        sql,
+        parameters: Vec::new(),
+        unbindable: None,
+    }
+}
+
+#[derive(Debug)]
+pub struct Query<'q> {
+    sql: &'q str,
+    parameters: Vec<Value>,
+    /// The first parameter that could not be turned into an SQLite value.
+    unbindable: Option<rusqlite::Error>,
+}
+
+/// What a statement that returns no rows did.
+#[derive(Debug, Clone, Copy)]
+pub struct Done {
+    rows_affected: u64,
+}
+
+impl Done {
+    pub fn rows_affected(&self) -> u64 {
+        self.rows_affected
+    }
+}
+
+impl<'q> Query<'q> {
+    pub fn bind<T: ToSql>(mut self, value: T) -> Self {
+        let value = match value.to_sql() {
+            Ok(ToSqlOutput::Borrowed(value)) => value.into(),
+            Ok(ToSqlOutput::Owned(value)) => value,
+            Ok(_) => {
+                self.unbindable
+                    .get_or_insert(rusqlite::Error::ToSqlConversionFailure(
+                        format!(
+                            "parameter ${} has no plain SQLite value",
+                            self.parameters.len() + 1
+                        )
+                        .into(),
+                    ));
+                Value::Null
+            }
+            Err(error) => {
+                self.unbindable.get_or_insert(error);
+                Value::Null
+            }
+        };
+        self.parameters.push(value);
+        self
+    }
+
+    pub fn execute(self, executor: impl Executor) -> Ready<rusqlite::Result<Done>> {
+        ready(self.run(executor, |statement, connection| {
+            // Stepped to the end rather than `raw_execute`, which fails on a statement that
+            // returns rows, such as `DELETE ... RETURNING` or a `PRAGMA`.
+            let mut rows = statement.raw_query();
+            while rows.next()?.is_some() {}
+            Ok(Done {
+                rows_affected: connection.changes(),
+            })
+        }))
+    }
+
+    pub fn fetch_optional(self, executor: impl Executor) -> Ready<rusqlite::Result<Option<Row>>> {
+        ready(self.run(executor, |statement, _| {
+            let names = column_names(statement);
+            let mut rows = statement.raw_query();
+            rows.next()?.map(|row| read_row(row, &names)).transpose()
+        }))
+    }
+
+    pub fn fetch_one(self, executor: impl Executor) -> Ready<rusqlite::Result<Row>> {
+        ready(
+            self.fetch_optional(executor)
+                .into_inner()
+                .and_then(|row| row.ok_or(rusqlite::Error::QueryReturnedNoRows)),
+        )
+    }
+
+    pub fn fetch_all(self, executor: impl Executor) -> Ready<rusqlite::Result<Vec<Row>>> {
+        ready(self.run(executor, |statement, _| {
+            let names = column_names(statement);
+            let mut rows = statement.raw_query();
+            let mut all = Vec::new();
+            while let Some(row) = rows.next()? {
+                all.push(read_row(row, &names)?);
+            }
+            Ok(all)
+        }))
+    }
+
+    /// Prepares the statement (or takes it from the connection's cache), binds the parameters
+    /// by name, and runs `step` on it.
+    fn run<T>(
+        self,
+        executor: impl Executor,
+        step: impl FnOnce(
+            &mut rusqlite::CachedStatement<'_>,
+            &rusqlite::Connection,
+        ) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        if let Some(error) = self.unbindable {
+            return Err(error);
+        }
+        executor.run(|connection| {
+            let mut statement = connection.inner.prepare_cached(self.sql)?;
+            for (position, value) in self.parameters.iter().enumerate() {
+                // By name, because a statement may use `$2` before its first `$1`.
+                let name = format!("${}", position + 1);
+                let index = statement
+                    .parameter_index(&name)?
+                    .ok_or_else(|| rusqlite::Error::InvalidParameterName(name))?;
+                statement.raw_bind_parameter(index, value)?;
+            }
+            step(&mut statement, &connection.inner)
+        })
+    }
+}
+
+fn column_names(statement: &rusqlite::Statement<'_>) -> Arc<[String]> {
+    statement
+        .column_names()
+        .into_iter()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn read_row(row: &rusqlite::Row<'_>, names: &Arc<[String]>) -> rusqlite::Result<Row> {
+    let values = (0..names.len())
+        .map(|index| row.get::<_, Value>(index))
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(Row {
+        names: Arc::clone(names),
+        values,
+    })
+}
+
+/// A row read from a statement, with its columns by name.
+#[derive(Debug, Clone)]
+pub struct Row {
+    names: Arc<[String]>,
+    values: Vec<Value>,
+}
+
+impl Row {
+    pub fn try_get<T: FromSql>(&self, name: &str) -> rusqlite::Result<T> {
+        let index = self
+            .names
+            .iter()
+            .position(|column| column == name)
+            .ok_or_else(|| rusqlite::Error::InvalidColumnName(name.to_owned()))?;
+        T::column_result(ValueRef::from(&self.values[index])).map_err(|error| {
+            rusqlite::Error::FromSqlConversionFailure(
+                index,
+                self.values[index].data_type(),
+                format!("column {name}: {error}").into(),
+            )
+        })
+    }
+}
+
+/// The message of a unique constraint violation, which names the table's columns.
+pub fn unique_violation(error: &rusqlite::Error) -> Option<&str> {
+    match error {
+        rusqlite::Error::SqliteFailure(failure, message)
+            if failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
+        {
+            Some(message.as_deref().unwrap_or_default())
+        }
+        _ => None,
+    }
+}
