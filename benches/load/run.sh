@@ -23,7 +23,7 @@ INTYG_API_KEY=$($binary clients add load --types personbevis 2>/dev/null)
 export INTYG_API_KEY
 $binary serve --listen 127.0.0.1:$port 2>"$work/serve.log" &
 server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null || true' EXIT
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 1 50); do curl -sf http://127.0.0.1:$port/health >/dev/null && break; sleep 0.1; done
 
 echo "== $backend: maximum rate, wrk 2 threads, 32 connections, 20 s"

@@ -87,10 +87,12 @@ pub struct Transaction<'c> {
 }
 
 impl Transaction<'_> {
+    /// Releases the savepoint, keeping its changes in the enclosing transaction.
     pub fn commit(mut self) -> Ready<rusqlite::Result<()>> {
         ready(self.end(&format!("RELEASE {}", self.name)))
     }
 
+    /// Undoes the changes made since the savepoint and releases it.
     pub fn rollback(mut self) -> Ready<rusqlite::Result<()>> {
         let name = &self.name;
         ready(self.end(&format!("ROLLBACK TO {name}; RELEASE {name}")))
@@ -128,7 +130,7 @@ impl DerefMut for Transaction<'_> {
     }
 }
 
-/// Reading connections, opened when a statement needs one and none is free. A statement holds
+/// Reading connections, opened when a statement needs one and none is free. A statement uses
 /// its connection only while it runs, without waiting in between, so the pool grows no larger
 /// than the number of threads that run statements at once.
 #[derive(Debug)]
@@ -168,7 +170,7 @@ impl Pool {
     }
 }
 
-/// Where a statement runs: a connection of the pool, or a given connection.
+/// The connection a statement runs on: one from the pool, or a given one.
 pub trait Executor {
     fn run<T>(
         self,
@@ -377,5 +379,150 @@ pub fn unique_violation(error: &rusqlite::Error) -> Option<&str> {
             Some(message.as_deref().unwrap_or_default())
         }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn database() -> (tempfile::TempDir, Connection) {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let mut connection = open(&dir.path().join("test.db"), "").expect("database opens");
+        connection
+            .execute_batch("CREATE TABLE items (id TEXT PRIMARY KEY, size INTEGER, body BLOB)")
+            .expect("table created");
+        (dir, connection)
+    }
+
+    fn count(connection: &mut Connection) -> i64 {
+        query("SELECT COUNT(*) AS n FROM items")
+            .fetch_one(connection)
+            .into_inner()
+            .and_then(|row| row.try_get("n"))
+            .expect("count")
+    }
+
+    #[test]
+    fn parameters_bind_by_number() {
+        let (_dir, mut connection) = database();
+        let done = query("INSERT INTO items (size, id) VALUES ($2, $1)")
+            .bind("a")
+            .bind(7_i64)
+            .execute(&mut connection)
+            .into_inner()
+            .expect("insert");
+        assert_eq!(done.rows_affected(), 1);
+
+        let row = query("SELECT id, size, body FROM items WHERE id = $1")
+            .bind("a")
+            .fetch_one(&mut connection)
+            .into_inner()
+            .expect("row");
+        assert_eq!(row.try_get::<String>("id").expect("id"), "a");
+        assert_eq!(row.try_get::<i64>("size").expect("size"), 7);
+        assert_eq!(row.try_get::<Option<Vec<u8>>>("body").expect("body"), None);
+        assert!(row.try_get::<i64>("missing").is_err());
+        assert!(row.try_get::<i64>("id").is_err());
+    }
+
+    #[test]
+    fn execute_counts_rows_of_returning_statement() {
+        let (_dir, mut connection) = database();
+        for id in ["a", "b"] {
+            query("INSERT INTO items (id, size) VALUES ($1, 1)")
+                .bind(id)
+                .execute(&mut connection)
+                .into_inner()
+                .expect("insert");
+        }
+        let done = query("DELETE FROM items WHERE size = $1 RETURNING id")
+            .bind(1_i64)
+            .execute(&mut connection)
+            .into_inner()
+            .expect("delete");
+        assert_eq!(done.rows_affected(), 2);
+        assert_eq!(count(&mut connection), 0);
+    }
+
+    #[test]
+    fn dropped_savepoint_rolls_back() {
+        let (_dir, mut connection) = database();
+        {
+            let mut transaction = connection.begin().into_inner().expect("savepoint");
+            query("INSERT INTO items (id) VALUES ('kept')")
+                .execute(&mut *transaction)
+                .into_inner()
+                .expect("insert");
+            let mut nested = transaction.begin().into_inner().expect("nested savepoint");
+            query("INSERT INTO items (id) VALUES ('dropped')")
+                .execute(&mut *nested)
+                .into_inner()
+                .expect("insert");
+            drop(nested);
+            transaction.commit().into_inner().expect("release");
+        }
+        assert_eq!(count(&mut connection), 1);
+
+        {
+            let mut transaction = connection.begin().into_inner().expect("savepoint");
+            query("INSERT INTO items (id) VALUES ('dropped')")
+                .execute(&mut *transaction)
+                .into_inner()
+                .expect("insert");
+            transaction.rollback().into_inner().expect("rollback");
+        }
+        assert_eq!(count(&mut connection), 1);
+    }
+
+    #[test]
+    fn duplicate_key_is_unique_violation() {
+        let (_dir, mut connection) = database();
+        let insert = |connection: &mut Connection| {
+            query("INSERT INTO items (id) VALUES ('a')")
+                .execute(connection)
+                .into_inner()
+        };
+        insert(&mut connection).expect("first insert");
+        let error = insert(&mut connection).expect_err("second insert fails");
+        let message = unique_violation(&error).expect("a unique violation");
+        assert!(message.contains("items.id"), "{message}");
+
+        let other = query("INSERT INTO nowhere (id) VALUES ('a')")
+            .execute(&mut connection)
+            .into_inner()
+            .expect_err("no such table");
+        assert!(unique_violation(&other).is_none());
+    }
+
+    #[test]
+    fn pool_reads_committed_writes() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let path = dir.path().join("test.db");
+        let mut writer = open(&path, "").expect("database opens");
+        writer
+            .execute_batch(
+                "CREATE TABLE items (id TEXT PRIMARY KEY); INSERT INTO items VALUES ('a')",
+            )
+            .expect("table filled");
+        let pool = Pool::new(&path);
+        let ids = query("SELECT id FROM items")
+            .fetch_all(&pool)
+            .into_inner()
+            .expect("read");
+        assert_eq!(ids.len(), 1);
+
+        writer
+            .execute_batch("INSERT INTO items VALUES ('b')")
+            .expect("insert");
+        let ids = query("SELECT id FROM items ORDER BY id")
+            .fetch_all(&pool)
+            .into_inner()
+            .expect("read");
+        let ids: Vec<String> = ids
+            .iter()
+            .map(|row| row.try_get("id").expect("id"))
+            .collect();
+        assert_eq!(ids, ["a", "b"]);
     }
 }
