@@ -2,12 +2,13 @@
 # Load benchmark of complete OpenID4VCI pre-authorized flows (create, token, nonce, credential)
 # on 127.0.0.1 with SQLite: maximum flows a second, then credential endpoint latency at a fixed
 # 1,000 flows a second. Usage: benches/load/flows.sh
+# INTYG_BINARY runs another build of intyg (a peer, such as an earlier commit) with the same driver.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 cargo build --release --quiet --bin intyg
 cargo bench --quiet --no-run --bench oid4vci_flows
 driver=$(ls -t target/release/deps/oid4vci_flows-* | grep -v '\.d$' | head -1)
-binary=target/release/intyg
+binary=${INTYG_BINARY:-target/release/intyg}
 port=18091
 work=$(mktemp -d)
 export INTYG_DATA_DIR=$work INTYG_LOG=warn INTYG_DATABASE="sqlite://$work/intyg.db"

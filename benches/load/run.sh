@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Load benchmark of POST /api/v1/certificates on 127.0.0.1: maximum creates a second (wrk), and
 # latency at a fixed 2,000 creates a second (hey). Usage: benches/load/run.sh sqlite|postgres
+# INTYG_BINARY runs another build of intyg (a peer, such as an earlier commit).
 # The PostgreSQL run uses INTYG_TEST_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 backend=${1:?usage: benches/load/run.sh sqlite|postgres}
-binary=target/release/intyg
+binary=${INTYG_BINARY:-target/release/intyg}
 port=18090
 work=$(mktemp -d)
 export INTYG_DATA_DIR=$work INTYG_LOG=warn
