@@ -48,11 +48,7 @@ impl SqliteStore {
             })?;
         }
         migrate(url).await?;
-        let writing = lite::open(
-            &path,
-            &format!("PRAGMA wal_autocheckpoint = {WRITER_CHECKPOINT_PAGES};"),
-        )?;
-        let writer = Writer::start(writing, path.clone())?;
+        let writer = Writer::start(open_writing(&path)?, path.clone())?;
         let checkpoints = start_checkpoints(lite::open(&path, "")?)?;
         Ok(Self {
             pool: lite::Pool::new(&path),
@@ -84,6 +80,15 @@ async fn migrate(url: &str) -> Result<(), StoreError> {
         .await?;
     connection.close().await?;
     Ok(())
+}
+
+/// Opens the writer's connection, which checkpoints the log itself when it reaches
+/// [`WRITER_CHECKPOINT_PAGES`].
+fn open_writing(path: &std::path::Path) -> rusqlite::Result<Connection> {
+    lite::open(
+        path,
+        &format!("PRAGMA wal_autocheckpoint = {WRITER_CHECKPOINT_PAGES};"),
+    )
 }
 
 /// Hands a job's result to its caller once the batch has ended: with `None` when the batch was
@@ -173,10 +178,7 @@ async fn write_batches(connection: Connection, path: PathBuf, mut queue: mpsc::R
     while let Some(first) = queue.recv().await {
         let writing = match connection.as_mut() {
             Some(writing) => writing,
-            None => match lite::open(
-                &path,
-                &format!("PRAGMA wal_autocheckpoint = {WRITER_CHECKPOINT_PAGES};"),
-            ) {
+            None => match open_writing(&path) {
                 Ok(reopened) => connection.insert(reopened),
                 Err(error) => {
                     tracing::error!(%error, "the SQLite writer failed to reopen the database");
@@ -235,14 +237,14 @@ async fn reject(job: Job, reason: String) {
     delivery(None);
 }
 
-/// How often the background task copies the write-ahead log into the database file. SQLite's own
+/// How often the background thread copies the write-ahead log into the database file. SQLite's own
 /// default checkpoints after 1,000 pages, which a busy server writes in well under a second.
 const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Log size, in pages (64 MiB at SQLite's default 4 KiB), at which the writer checkpoints itself.
 /// Under continuous writes the background checkpoint never reaches the end of the log, and only a
 /// checkpoint that does lets the next write start the log from its beginning again. Without this
-/// the log grew by 2 GB in 30 s of the wallet flow benchmark. The background task has copied most
+/// the log grew by 2 GB in 30 s of the wallet flow benchmark. The background thread has copied most
 /// pages by then, so the writer's checkpoint has little left to copy.
 const WRITER_CHECKPOINT_PAGES: u32 = 16_384;
 
