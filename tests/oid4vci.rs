@@ -852,6 +852,38 @@ async fn revoked_certificate_refused() {
 }
 
 #[tokio::test]
+async fn suspended_offer_works_after_reinstatement() {
+    let setup = Setup::start();
+    let created = setup.create(json!({})).await;
+    let id = created["id"].as_str().unwrap();
+    let code = pre_authorized_code(&created);
+    let exchange = [
+        ("grant_type", PRE_AUTHORIZED_GRANT),
+        ("pre-authorized_code", code.as_str()),
+    ];
+    let status = setup
+        .api_post(&format!("/api/v1/certificates/{id}/suspend"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let response = setup.token_request(&exchange, None).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_grant");
+    let description = body["error_description"].as_str().unwrap();
+    assert!(description.contains("suspended"), "{description}");
+
+    let status = setup
+        .api_post(&format!("/api/v1/certificates/{id}/reinstate"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let response = setup.token_request(&exchange, None).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    assert!(body["access_token"].is_string());
+}
+
+#[tokio::test]
 async fn dpop_binds_token_and_rejects_replay() {
     let setup = Setup::start();
     let issuer = setup.server.base_url.clone();

@@ -814,6 +814,76 @@ async fn pre_authorized_code_redeemed_once(store: Arc<dyn Store>) {
     );
 }
 
+async fn suspended_certificate_code_kept(store: Arc<dyn Store>) {
+    with_clients(store.as_ref()).await;
+    let record = certificate(
+        "00000000-0000-7000-8000-000000000001",
+        "client-a",
+        "personbevis",
+    );
+    store.create_certificate(&record, None).await.unwrap();
+    let (suspended_offer, code) = offer(&record.id, Some("right"));
+    store.create_offer(&suspended_offer).await.unwrap();
+    store
+        .suspend_certificate("client-a", &record.id, NOW, "client-a")
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .redeem_pre_authorized_code(&code.hash, Some("wrong"), 5, NOW)
+            .await
+            .unwrap(),
+        Redemption::WrongTxCode { attempts_left: 4 },
+        "a wrong transaction code must not learn the certificate's status"
+    );
+    assert_eq!(
+        store
+            .redeem_pre_authorized_code(&code.hash, Some("right"), 5, NOW)
+            .await
+            .unwrap(),
+        Redemption::NotActive {
+            status: Status::Suspended
+        }
+    );
+
+    store
+        .reinstate_certificate("client-a", &record.id, NOW + 1, "client-a")
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .redeem_pre_authorized_code(&code.hash, Some("right"), 5, NOW + 1)
+            .await
+            .unwrap(),
+        Redemption::Granted {
+            certificate_id: record.id.clone(),
+            status: Status::Active
+        }
+    );
+
+    let revoked = certificate(
+        "00000000-0000-7000-8000-000000000002",
+        "client-a",
+        "personbevis",
+    );
+    store.create_certificate(&revoked, None).await.unwrap();
+    let (revoked_offer, code) = offer(&revoked.id, None);
+    store.create_offer(&revoked_offer).await.unwrap();
+    store
+        .revoke_certificate("client-a", &revoked.id, "test", NOW, "client-a")
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .redeem_pre_authorized_code(&code.hash, None, 5, NOW)
+            .await
+            .unwrap(),
+        Redemption::NotActive {
+            status: Status::Revoked
+        }
+    );
+}
+
 async fn tx_code_attempts_lock_offer(store: Arc<dyn Store>) {
     with_clients(store.as_ref()).await;
     let record = certificate(
@@ -926,6 +996,7 @@ async fn concurrent_redemptions_one_wins(store: Arc<dyn Store>) {
             Redemption::Granted { .. } => granted += 1,
             Redemption::WrongTxCode { .. } => wrong += 1,
             Redemption::Locked | Redemption::Invalid => {}
+            other => panic!("unexpected {other:?} for an active certificate"),
         }
     }
     assert!(granted <= 1, "{granted} attempts redeemed one code");
@@ -1145,6 +1216,7 @@ contract!(
         ping_answers,
         offer_stored_and_found,
         pre_authorized_code_redeemed_once,
+        suspended_certificate_code_kept,
         tx_code_attempts_lock_offer,
         right_tx_code_redeems,
         concurrent_redemptions_one_wins,
@@ -1178,6 +1250,7 @@ contract!(
         ping_answers,
         offer_stored_and_found,
         pre_authorized_code_redeemed_once,
+        suspended_certificate_code_kept,
         tx_code_attempts_lock_offer,
         right_tx_code_redeems,
         concurrent_redemptions_one_wins,

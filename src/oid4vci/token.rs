@@ -156,8 +156,10 @@ pub async fn exchange(
             )))
         }
     };
-    // NOTE: the code is consumed before the status is read, so the offer of a suspended
-    // certificate does not work after reinstatement. The e-service then creates a new offer.
+    // A pre-authorized code comes with its certificate's status and stays unused while the
+    // certificate is suspended.
+    // NOTE: an authorization code or refresh token is consumed before the status is read, so
+    // after a suspended certificate is reinstated, that wallet needs a new offer.
     let status = match known_status {
         Some(status) => status,
         None => store
@@ -292,6 +294,9 @@ async fn redeem_pre_authorized(
         } => (certificate_id, status),
         Redemption::WrongTxCode { attempts_left } => {
             return Err(TokenError::WrongTxCode { attempts_left })
+        }
+        Redemption::NotActive { status } => {
+            return Err(TokenError::CertificateNotActive(status.as_str()))
         }
         Redemption::Locked => return Err(TokenError::Locked),
         Redemption::Invalid => return Err(TokenError::InvalidGrant),

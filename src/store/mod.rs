@@ -189,6 +189,9 @@ pub enum Redemption {
     },
     /// The transaction code was missing or wrong; this many attempts remain.
     WrongTxCode { attempts_left: i64 },
+    /// The codes are right, but the certificate is revoked or suspended. The code stays unused,
+    /// so it works again once a suspended certificate is reinstated.
+    NotActive { status: Status },
     /// Too many wrong transaction codes: the code is withdrawn.
     Locked,
     /// The code is unknown, expired, withdrawn or already used.
@@ -1022,6 +1025,7 @@ macro_rules! store_impl {
                     "DELETE FROM secrets WHERE kind = 'pre-authorized_code' AND hash = $1 AND expires_at > $2
                        AND NOT EXISTS (SELECT 1 FROM credential_offers WHERE code_hash = $1
                            AND (failed_attempts >= $3 OR (tx_code_hash IS NOT NULL AND tx_code_hash <> COALESCE($4, ''))))
+                       AND (SELECT status FROM certificates WHERE id = subject_id) IN ('active', 'pending')
                      RETURNING subject_id, (SELECT status FROM certificates WHERE id = subject_id) AS status",
                 )
                 .bind(&code_hash)
@@ -1066,6 +1070,22 @@ macro_rules! store_impl {
                         return Ok(Redemption::Locked);
                     }
                     return Ok(Redemption::WrongTxCode { attempts_left: max_attempts - attempts });
+                }
+
+                // Right codes for a revoked or suspended certificate grant nothing and stay unused.
+                let inactive = $sql::query(
+                    "SELECT c.status FROM secrets s JOIN certificates c ON c.id = s.subject_id
+                     WHERE s.kind = 'pre-authorized_code' AND s.hash = $1 AND s.expires_at > $2
+                       AND c.status IN ('revoked', 'suspended')",
+                )
+                .bind(&code_hash)
+                .bind(now)
+                .fetch_optional(&mut *connection)
+                .await?;
+                if let Some(row) = inactive {
+                    let status: String = row.try_get("status")?;
+                    let status = Status::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("status {status:?}")))?;
+                    return Ok(Redemption::NotActive { status });
                 }
 
                 let locked = $sql::query("SELECT 1 AS locked FROM credential_offers WHERE code_hash = $1 AND failed_attempts >= $2")
