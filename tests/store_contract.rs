@@ -1080,6 +1080,77 @@ async fn failed_write_leaves_concurrent_writes_standing(store: Arc<dyn Store>) {
     }
 }
 
+async fn failed_savepoint_leaves_concurrent_writes_standing(store: Arc<dyn Store>) {
+    with_clients(store.as_ref()).await;
+    let record = |index: u32, entry: u32| CertificateRecord {
+        status_entry: Some(StatusEntry {
+            list: 1,
+            index: entry,
+        }),
+        ..certificate(
+            &format!("00000000-0000-7000-8000-{index:012}"),
+            "client-a",
+            "personbevis",
+        )
+    };
+    let key = |index: u32| Idempotency {
+        key: format!("key-{index}"),
+        request_hash: format!("request-{index}"),
+    };
+    store.create_certificate(&record(0, 0), None).await.unwrap();
+    // Each create claims its idempotency key and inserts the certificate in one savepoint. Every
+    // fourth takes the first certificate's status entry, so its insert fails after its claim.
+    let creates: Vec<_> = (1..=40)
+        .map(|index| {
+            let store = Arc::clone(&store);
+            let entry = if index % 4 == 0 { 0 } else { index };
+            tokio::spawn(async move {
+                let result = store
+                    .create_certificate(&record(index, entry), Some(&key(index)))
+                    .await;
+                (index, result)
+            })
+        })
+        .collect();
+    for create in creates {
+        let (index, result) = create.await.unwrap();
+        if index % 4 == 0 {
+            assert!(
+                matches!(
+                    result,
+                    Err(StoreError::StatusEntryTaken { list: 1, index: 0 })
+                ),
+                "create {index}: {result:?}"
+            );
+        } else {
+            assert!(
+                matches!(result, Ok(CreateOutcome::Created(_))),
+                "create {index}: {result:?}"
+            );
+        }
+    }
+
+    // The failed creates' claims were rolled back with their savepoint, so a retry with the same
+    // key and a free entry creates the certificate.
+    for index in (4..=40).step_by(4) {
+        let retried = store
+            .create_certificate(&record(index, 1000 + index), Some(&key(index)))
+            .await
+            .unwrap();
+        assert!(
+            matches!(retried, CreateOutcome::Created(_)),
+            "retry {index}: {retried:?}"
+        );
+    }
+    for index in 0..=40 {
+        let id = format!("00000000-0000-7000-8000-{index:012}");
+        assert!(
+            store.certificate_by_id(&id).await.unwrap().is_some(),
+            "certificate {index} missing"
+        );
+    }
+}
+
 async fn access_token_found_until_expiry(store: Arc<dyn Store>) {
     let token = AccessTokenRecord {
         hash: "t1".into(),
@@ -1222,6 +1293,7 @@ contract!(
         concurrent_redemptions_one_wins,
         secret_put_once,
         failed_write_leaves_concurrent_writes_standing,
+        failed_savepoint_leaves_concurrent_writes_standing,
         access_token_found_until_expiry,
         pending_certificate_approved_once,
         deferred_credential_taken_once,
@@ -1256,6 +1328,7 @@ contract!(
         concurrent_redemptions_one_wins,
         secret_put_once,
         failed_write_leaves_concurrent_writes_standing,
+        failed_savepoint_leaves_concurrent_writes_standing,
         access_token_found_until_expiry,
         pending_certificate_approved_once,
         deferred_credential_taken_once,

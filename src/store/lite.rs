@@ -29,6 +29,7 @@ pub fn open(path: &Path, extra_pragmas: &str) -> rusqlite::Result<Connection> {
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_URI
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     connection.busy_timeout(BUSY_TIMEOUT)?;
@@ -42,6 +43,7 @@ pub fn open(path: &Path, extra_pragmas: &str) -> rusqlite::Result<Connection> {
     Ok(Connection {
         inner: connection,
         savepoints: 0,
+        broken: false,
     })
 }
 
@@ -51,9 +53,18 @@ pub fn open(path: &Path, extra_pragmas: &str) -> rusqlite::Result<Connection> {
 pub struct Connection {
     inner: rusqlite::Connection,
     savepoints: usize,
+    /// Whether a savepoint failed to end, so that the open transaction may contain changes of a
+    /// job whose caller got an error. The transaction must then be rolled back and the connection
+    /// closed.
+    broken: bool,
 }
 
 impl Connection {
+    /// Returns whether a savepoint failed to end, which leaves the open transaction unusable.
+    pub fn is_broken(&self) -> bool {
+        self.broken
+    }
+
     /// Runs statements that take no parameters and return no rows.
     pub fn execute_batch(&mut self, sql: &str) -> rusqlite::Result<()> {
         self.inner.execute_batch(sql)
@@ -101,7 +112,11 @@ impl Transaction<'_> {
     fn end(&mut self, sql: &str) -> rusqlite::Result<()> {
         self.open = false;
         self.connection.savepoints -= 1;
-        self.connection.inner.execute_batch(sql)
+        let ended = self.connection.inner.execute_batch(sql);
+        if ended.is_err() {
+            self.connection.broken = true;
+        }
+        ended
     }
 }
 
@@ -162,10 +177,13 @@ impl Pool {
             None => open(&self.path, "")?,
         };
         let result = run(&mut connection);
-        self.idle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(connection);
+        // A connection left inside a transaction would keep reading an old snapshot.
+        if connection.inner.is_autocommit() && !connection.broken {
+            self.idle
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(connection);
+        }
         result
     }
 }
@@ -205,7 +223,7 @@ impl Executor for &mut Connection {
     }
 }
 
-/// A statement with its parameters, bound to `$1`, `$2`, ... in the order given.
+/// Starts a statement whose parameters [`Query::bind`] sets to `$1`, `$2`, ... in order.
 pub fn query(sql: &str) -> Query<'_> {
     Query {
         sql,
@@ -214,6 +232,7 @@ pub fn query(sql: &str) -> Query<'_> {
     }
 }
 
+/// A statement and the parameters bound to it so far.
 #[derive(Debug)]
 pub struct Query<'q> {
     sql: &'q str,
@@ -222,7 +241,7 @@ pub struct Query<'q> {
     unbindable: Option<rusqlite::Error>,
 }
 
-/// What a statement that returns no rows did.
+/// The outcome of a statement run with [`Query::execute`].
 #[derive(Debug, Clone, Copy)]
 pub struct Done {
     rows_affected: u64,
@@ -369,7 +388,8 @@ impl Row {
     }
 }
 
-/// The message of a unique constraint violation, which names the table's columns.
+/// Returns the message of a unique constraint violation, which names the table's columns, or
+/// `None` for any other error.
 pub fn unique_violation(error: &rusqlite::Error) -> Option<&str> {
     match error {
         rusqlite::Error::SqliteFailure(failure, message)

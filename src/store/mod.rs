@@ -885,7 +885,7 @@ macro_rules! store_impl {
             since: i64,
         ) -> Result<Vec<String>, StoreError> {
             let rows = $sql::query(
-                "SELECT r.serial_number FROM pass_registrations r JOIN certificates c ON c.id = r.serial_number
+                "SELECT r.serial_number AS serial_number FROM pass_registrations r JOIN certificates c ON c.id = r.serial_number
                  WHERE r.device_library_id = $1 AND r.pass_type_id = $2 AND c.updated_at >= $3
                  ORDER BY r.serial_number",
             )
@@ -955,14 +955,16 @@ macro_rules! store_impl {
 
         async fn purge_expired_secrets(&self, now: i64) -> Result<u64, StoreError> {
             self.write(move |connection| Box::pin(async move {
+                let mut transaction = connection.begin().await?;
                 let mut purged = 0;
                 for table in ["secrets", "authorization_sessions", "access_tokens", "credential_offers", "deferred_credentials"] {
                     purged += $sql::query(&format!("DELETE FROM {table} WHERE expires_at <= $1"))
                         .bind(now)
-                        .execute(&mut *connection)
+                        .execute(&mut *transaction)
                         .await?
                         .rows_affected();
                 }
+                transaction.commit().await?;
                 Ok(purged)
             })).await
         }
@@ -1047,7 +1049,8 @@ macro_rules! store_impl {
                 }
 
                 // Otherwise a wrong or missing transaction code counts one attempt, atomically per
-                // row.
+                // row, and the attempt that reaches the limit also withdraws the code.
+                let mut transaction = connection.begin().await?;
                 let failed = $sql::query(
                     "UPDATE credential_offers SET failed_attempts = failed_attempts + 1
                      WHERE code_hash = $1 AND tx_code_hash IS NOT NULL AND tx_code_hash <> COALESCE($2, '')
@@ -1058,23 +1061,26 @@ macro_rules! store_impl {
                 .bind(tx_code_hash.as_deref())
                 .bind(max_attempts)
                 .bind(now)
-                .fetch_optional(&mut *connection)
+                .fetch_optional(&mut *transaction)
                 .await?;
                 if let Some(row) = failed {
                     let attempts: i64 = row.try_get("failed_attempts")?;
                     if attempts >= max_attempts {
                         $sql::query("DELETE FROM secrets WHERE kind = 'pre-authorized_code' AND hash = $1")
                             .bind(&code_hash)
-                            .execute(&mut *connection)
+                            .execute(&mut *transaction)
                             .await?;
+                        transaction.commit().await?;
                         return Ok(Redemption::Locked);
                     }
+                    transaction.commit().await?;
                     return Ok(Redemption::WrongTxCode { attempts_left: max_attempts - attempts });
                 }
+                transaction.commit().await?;
 
                 // Right codes for a revoked or suspended certificate grant nothing and stay unused.
                 let inactive = $sql::query(
-                    "SELECT c.status FROM secrets s JOIN certificates c ON c.id = s.subject_id
+                    "SELECT c.status AS status FROM secrets s JOIN certificates c ON c.id = s.subject_id
                      WHERE s.kind = 'pre-authorized_code' AND s.hash = $1 AND s.expires_at > $2
                        AND c.status IN ('revoked', 'suspended')",
                 )

@@ -38,7 +38,8 @@ impl PostgresStore {
     }
 }
 
-/// The message of a unique constraint violation, which names the violated index.
+/// Returns the message of a unique constraint violation, which names the violated index, or
+/// `None` for any other error.
 fn unique_violation(error: &sqlx::Error) -> Option<&str> {
     match error {
         sqlx::Error::Database(database) if database.is_unique_violation() => {

@@ -35,19 +35,15 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) the SQLite database at `url` and applies the migrations.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
-        let path = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-            .filter(|path| !path.is_empty() && !path.contains('?'))
-            .map(PathBuf::from)
-            .ok_or_else(|| StoreError::UnsupportedUrl(url.to_owned()))?;
+        let options = file_options(url)?;
+        let path = options.get_filename().to_owned();
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|source| StoreError::DataDir {
                 path: parent.display().to_string(),
                 source,
             })?;
         }
-        migrate(url).await?;
+        migrate(&options).await?;
         let writer = Writer::start(open_writing(&path)?, path.clone())?;
         let checkpoints = start_checkpoints(lite::open(&path, "")?)?;
         Ok(Self {
@@ -69,12 +65,21 @@ impl SqliteStore {
     }
 }
 
-/// Applies the migrations, with sqlx's migrator and a connection of its own.
-async fn migrate(url: &str) -> Result<(), StoreError> {
-    let options = SqliteConnectOptions::from_str(url)?
+/// Reads the database file from a `sqlite://PATH` URL, with sqlx's parser, so the migrations and
+/// the store's own connections open the same file. The store opens several connections and sets
+/// their options itself, so an in-memory database or options in the URL's query are rejected.
+fn file_options(url: &str) -> Result<SqliteConnectOptions, StoreError> {
+    if url.contains('?') || url.contains(":memory:") {
+        return Err(StoreError::UnsupportedUrl(url.to_owned()));
+    }
+    Ok(SqliteConnectOptions::from_str(url)?
         .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal);
-    let mut connection = SqliteConnection::connect_with(&options).await?;
+        .journal_mode(SqliteJournalMode::Wal))
+}
+
+/// Applies the migrations, with sqlx's migrator and a connection of its own.
+async fn migrate(options: &SqliteConnectOptions) -> Result<(), StoreError> {
+    let mut connection = SqliteConnection::connect_with(options).await?;
     sqlx::migrate!("migrations/sqlite")
         .run(&mut connection)
         .await?;
@@ -215,6 +220,16 @@ async fn write_batch(
             next = queue.try_recv().ok();
         }
     }
+    if connection.is_broken() {
+        // A job's savepoint could not be rolled back, so its changes would be committed with
+        // the rest. The whole batch is rolled back instead, and every caller learns it failed.
+        tracing::error!("the SQLite writer rolled back a batch after a savepoint failed to end");
+        let reason = "a savepoint failed to end, so the batch was rolled back";
+        deliveries
+            .into_iter()
+            .for_each(|deliver| deliver(Some(reason)));
+        return false;
+    }
     match connection.execute_batch("COMMIT") {
         Ok(()) => {
             deliveries.into_iter().for_each(|deliver| deliver(None));
@@ -276,3 +291,40 @@ fn start_checkpoints(mut connection: Connection) -> Result<std_mpsc::Sender<()>,
 store_helpers!(lite, lite::Row, Connection);
 
 store_impl!(SqliteStore, lite);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_without_file_rejected() {
+        for url in [
+            "sqlite::memory:",
+            "sqlite://:memory:",
+            "sqlite://data/intyg.db?mode=rwc",
+        ] {
+            assert!(
+                matches!(file_options(url), Err(StoreError::UnsupportedUrl(_))),
+                "{url}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn migrations_and_store_share_encoded_path() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let url = format!("sqlite://{}/with%20space/intyg.db", dir.path().display());
+        let store = SqliteStore::open(&url).await.expect("store opens");
+        store
+            .put_secret(&Secret {
+                kind: "download_token".into(),
+                hash: "h".into(),
+                subject_id: "certificate".into(),
+                expires_at: i64::MAX,
+            })
+            .await
+            .expect("write on the migrated database");
+        assert!(dir.path().join("with space/intyg.db").exists());
+        assert!(!dir.path().join("with%20space").exists());
+    }
+}
