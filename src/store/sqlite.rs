@@ -1,8 +1,10 @@
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::{mpsc as std_mpsc, Arc};
 use std::time::Duration;
 
+use futures_util::FutureExt as _;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode};
 use sqlx::Connection as _;
 use tokio::sync::{mpsc, oneshot};
@@ -214,7 +216,21 @@ async fn write_batch(
     let mut deliveries = Vec::new();
     let mut next = Some(first);
     while let Some(job) = next.take() {
-        let (succeeded, delivery) = job(Ok(&mut *connection)).await;
+        // A panic in a job must not end the writer thread, which every later write needs.
+        let ran = AssertUnwindSafe(job(Ok(&mut *connection)))
+            .catch_unwind()
+            .await;
+        let Ok((succeeded, delivery)) = ran else {
+            // The panicking job's caller already gets an error, because its result channel was
+            // dropped. Its statements may have run without a savepoint, so nothing of the batch
+            // is committed: dropping the connection rolls the transaction back.
+            tracing::error!("a SQLite write job panicked, so the writer rolled back its batch");
+            let reason = "another write in the same transaction panicked";
+            deliveries
+                .into_iter()
+                .for_each(|deliver: Delivery| deliver(Some(reason)));
+            return false;
+        };
         deliveries.push(delivery);
         if succeeded && deliveries.len() < MAX_BATCH {
             next = queue.try_recv().ok();
@@ -308,6 +324,34 @@ mod tests {
                 "{url}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn panicking_write_leaves_writer_running() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let url = format!("sqlite://{}/intyg.db", dir.path().display());
+        let store = SqliteStore::open(&url).await.expect("store opens");
+        let secret = Secret {
+            kind: "download_token".into(),
+            hash: "h".into(),
+            subject_id: "certificate".into(),
+            expires_at: i64::MAX,
+        };
+
+        let panicked = store
+            .write(|_| -> WriteFuture<'_, ()> { Box::pin(async { panic!("a job failed") }) })
+            .await;
+        assert!(
+            matches!(panicked, Err(StoreError::Writer(_))),
+            "{panicked:?}"
+        );
+
+        store.put_secret(&secret).await.expect("a later write");
+        let found = store
+            .find_secret("download_token", "h", 0)
+            .await
+            .expect("read");
+        assert_eq!(found.as_deref(), Some("certificate"));
     }
 
     #[tokio::test]
