@@ -757,16 +757,27 @@ fn offer(certificate_id: &str, tx_code_hash: Option<&str>) -> (OfferRecord, Secr
     )
 }
 
-async fn offer_stored_and_found(store: Arc<dyn Store>) {
-    with_clients(store.as_ref()).await;
+/// Stores an active certificate of client-a with an offer, and returns it with the offer's
+/// pre-authorized code.
+async fn certificate_with_offer(
+    store: &dyn Store,
+    tx_code_hash: Option<&str>,
+) -> (CertificateRecord, Secret) {
+    with_clients(store).await;
     let record = certificate(
         "00000000-0000-7000-8000-000000000001",
         "client-a",
         "personbevis",
     );
     store.create_certificate(&record, None).await.unwrap();
-    let (offer, code) = offer(&record.id, Some("tx"));
+    let (offer, code) = offer(&record.id, tx_code_hash);
     store.create_offer(&offer).await.unwrap();
+    (record, code)
+}
+
+async fn offer_stored_and_found(store: Arc<dyn Store>) {
+    let (record, code) = certificate_with_offer(store.as_ref(), Some("tx")).await;
+    let (offer, _) = offer(&record.id, Some("tx"));
     assert_eq!(
         store.offer(&offer.id_hash, NOW).await.unwrap(),
         Some(offer.clone())
@@ -786,15 +797,7 @@ async fn offer_stored_and_found(store: Arc<dyn Store>) {
 }
 
 async fn pre_authorized_code_redeemed_once(store: Arc<dyn Store>) {
-    with_clients(store.as_ref()).await;
-    let record = certificate(
-        "00000000-0000-7000-8000-000000000001",
-        "client-a",
-        "personbevis",
-    );
-    store.create_certificate(&record, None).await.unwrap();
-    let (offer, code) = offer(&record.id, None);
-    store.create_offer(&offer).await.unwrap();
+    let (record, code) = certificate_with_offer(store.as_ref(), None).await;
     assert_eq!(
         store
             .redeem_pre_authorized_code(&code.hash, None, 5, NOW)
@@ -815,15 +818,7 @@ async fn pre_authorized_code_redeemed_once(store: Arc<dyn Store>) {
 }
 
 async fn suspended_certificate_code_kept(store: Arc<dyn Store>) {
-    with_clients(store.as_ref()).await;
-    let record = certificate(
-        "00000000-0000-7000-8000-000000000001",
-        "client-a",
-        "personbevis",
-    );
-    store.create_certificate(&record, None).await.unwrap();
-    let (suspended_offer, code) = offer(&record.id, Some("right"));
-    store.create_offer(&suspended_offer).await.unwrap();
+    let (record, code) = certificate_with_offer(store.as_ref(), Some("right")).await;
     store
         .suspend_certificate("client-a", &record.id, NOW, "client-a")
         .await
@@ -885,15 +880,7 @@ async fn suspended_certificate_code_kept(store: Arc<dyn Store>) {
 }
 
 async fn tx_code_attempts_lock_offer(store: Arc<dyn Store>) {
-    with_clients(store.as_ref()).await;
-    let record = certificate(
-        "00000000-0000-7000-8000-000000000001",
-        "client-a",
-        "personbevis",
-    );
-    store.create_certificate(&record, None).await.unwrap();
-    let (offer, code) = offer(&record.id, Some("right"));
-    store.create_offer(&offer).await.unwrap();
+    let (_, code) = certificate_with_offer(store.as_ref(), Some("right")).await;
     assert_eq!(
         store
             .redeem_pre_authorized_code(&code.hash, None, 5, NOW)
@@ -938,15 +925,7 @@ async fn tx_code_attempts_lock_offer(store: Arc<dyn Store>) {
 }
 
 async fn right_tx_code_redeems(store: Arc<dyn Store>) {
-    with_clients(store.as_ref()).await;
-    let record = certificate(
-        "00000000-0000-7000-8000-000000000001",
-        "client-a",
-        "personbevis",
-    );
-    store.create_certificate(&record, None).await.unwrap();
-    let (offer, code) = offer(&record.id, Some("right"));
-    store.create_offer(&offer).await.unwrap();
+    let (record, code) = certificate_with_offer(store.as_ref(), Some("right")).await;
     assert_eq!(
         store
             .redeem_pre_authorized_code(&code.hash, Some("wrong"), 5, NOW)
@@ -967,15 +946,7 @@ async fn right_tx_code_redeems(store: Arc<dyn Store>) {
 }
 
 async fn concurrent_redemptions_one_wins(store: Arc<dyn Store>) {
-    with_clients(store.as_ref()).await;
-    let record = certificate(
-        "00000000-0000-7000-8000-000000000001",
-        "client-a",
-        "personbevis",
-    );
-    store.create_certificate(&record, None).await.unwrap();
-    let (offer, code) = offer(&record.id, Some("right"));
-    store.create_offer(&offer).await.unwrap();
+    let (record, code) = certificate_with_offer(store.as_ref(), Some("right")).await;
     let attempts: Vec<_> = (0..40)
         .map(|index| {
             let store = Arc::clone(&store);
@@ -1002,6 +973,7 @@ async fn concurrent_redemptions_one_wins(store: Arc<dyn Store>) {
     assert!(granted <= 1, "{granted} attempts redeemed one code");
     // Only the counted attempts below the limit report attempts left; the fifth locks.
     assert!(wrong <= 4, "{wrong} attempts reported attempts left");
+    let (offer, _) = offer(&record.id, Some("right"));
     let stored = store.offer(&offer.id_hash, NOW).await.unwrap().unwrap();
     assert!(
         stored.failed_attempts <= 5,
