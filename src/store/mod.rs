@@ -189,8 +189,8 @@ pub enum Redemption {
     },
     /// The transaction code was missing or wrong; this many attempts remain.
     WrongTxCode { attempts_left: i64 },
-    /// The codes are right, but the certificate is revoked or suspended. The code stays unused,
-    /// so it works again once a suspended certificate is reinstated.
+    /// Right codes for a revoked or suspended certificate. The code stays unused, so it works
+    /// again once a suspended certificate is reinstated.
     NotActive { status: Status },
     /// Too many wrong transaction codes: the code is withdrawn.
     Locked,
