@@ -196,15 +196,6 @@ pub trait Executor {
     ) -> rusqlite::Result<T>;
 }
 
-impl Executor for &Pool {
-    fn run<T>(
-        self,
-        run: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
-    ) -> rusqlite::Result<T> {
-        self.with(run)
-    }
-}
-
 impl Executor for &Arc<Pool> {
     fn run<T>(
         self,
@@ -333,12 +324,14 @@ impl<'q> Query<'q> {
         }
         executor.run(|connection| {
             let mut statement = connection.inner.prepare_cached(self.sql)?;
-            for (position, value) in self.parameters.iter().enumerate() {
-                // By name, because a statement may use `$2` before its first `$1`.
-                let name = format!("${}", position + 1);
-                let index = statement
-                    .parameter_index(&name)?
-                    .ok_or_else(|| rusqlite::Error::InvalidParameterName(name))?;
+            for index in 1..=statement.parameter_count() {
+                // By the number in its name, because a statement may use `$2` before `$1`.
+                let name = statement.parameter_name(index).unwrap_or_default();
+                let value = name
+                    .strip_prefix('$')
+                    .and_then(|number| number.parse::<usize>().ok())
+                    .and_then(|number| self.parameters.get(number.checked_sub(1)?))
+                    .ok_or_else(|| rusqlite::Error::InvalidParameterName(name.to_owned()))?;
                 statement.raw_bind_parameter(index, value)?;
             }
             step(&mut statement, &connection.inner)
